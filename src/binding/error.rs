@@ -1,0 +1,25 @@
+//! `StoreError` → the JS error class SPEC §4 names for it.
+
+use js_sys::Array;
+use wasm_bindgen::JsValue;
+
+use super::host::glue;
+use crate::core::StoreError;
+
+pub fn into_js(e: StoreError<JsValue>) -> JsValue {
+    let message = e.to_string();
+    match e {
+        StoreError::Host(raw) => raw,
+        StoreError::InvalidScope
+        | StoreError::InvalidKey
+        | StoreError::MissingMethod { .. }
+        | StoreError::NotAnArray => glue::type_error(&message),
+        StoreError::VaultWriteOrphaned { cause, .. }
+        | StoreError::CommitOrphaned { cause, .. }
+        | StoreError::VaultDeleteOrphaned { cause, .. } => glue::error_with_cause(&message, &cause),
+        StoreError::DeleteAll(errors) => {
+            let errors: Array = errors.into_iter().map(into_js).collect();
+            glue::aggregate_error(&errors, &message)
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The host traits over JS objects. Host methods are looked up at every
+//! call and called with `this` = the object; results are awaited as JS
+//! `await` does; a sync throw or a rejection comes back as the same value.
+
+use js_sys::{Array, Function, Object, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use super::error::into_js;
+use crate::core::{Clock, Field, MetadataKv, SecretVault, StoreError, Values};
+
+pub mod glue {
+    use super::*;
+
+    #[wasm_bindgen(module = "/js/glue.js")]
+    extern "C" {
+        #[wasm_bindgen(js_name = setFieldNames)]
+        pub fn set_field_names(names: &Array);
+        #[wasm_bindgen(catch)]
+        pub fn field(v: &JsValue, index: u32) -> Result<JsValue, JsValue>;
+        pub fn define(o: &Object, index: u32, value: &JsValue);
+        #[wasm_bindgen(catch)]
+        pub fn spread(v: &JsValue) -> Result<Object, JsValue>;
+        #[wasm_bindgen(catch, js_name = expiresAtIso)]
+        pub fn expires_at_iso(options: &JsValue) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(catch, js_name = nowIso)]
+        pub fn now_iso() -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(catch, js_name = nowMs)]
+        pub fn now_ms() -> Result<f64, JsValue>;
+        #[wasm_bindgen(catch, js_name = dateMs)]
+        pub fn date_ms(v: &JsValue) -> Result<f64, JsValue>;
+        #[wasm_bindgen(js_name = typeError)]
+        pub fn type_error(message: &str) -> JsValue;
+        #[wasm_bindgen(js_name = errorWithCause)]
+        pub fn error_with_cause(message: &str, cause: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = aggregateError)]
+        pub fn aggregate_error(errors: &Array, message: &str) -> JsValue;
+    }
+
+    #[wasm_bindgen]
+    extern "C" {
+        /// `Promise.resolve(v)`: may throw if `v.constructor` is a throwing getter.
+        #[wasm_bindgen(catch, js_namespace = Promise, js_name = resolve)]
+        pub fn promise_resolve(v: &JsValue) -> Result<Promise, JsValue>;
+    }
+}
+
+/// The host methods the store calls, named after `Field::ALL` in the glue's name table.
+#[derive(Clone, Copy)]
+enum Method {
+    Get,
+    Put,
+    Delete,
+    GetAll,
+    SetSecret,
+    GetSecret,
+    DeleteSecret,
+}
+
+impl Method {
+    const ALL: [Method; 7] = [
+        Method::Get,
+        Method::Put,
+        Method::Delete,
+        Method::GetAll,
+        Method::SetSecret,
+        Method::GetSecret,
+        Method::DeleteSecret,
+    ];
+
+    const fn name(self) -> &'static str {
+        match self {
+            Method::Get => "get",
+            Method::Put => "put",
+            Method::Delete => "delete",
+            Method::GetAll => "getAll",
+            Method::SetSecret => "setSecret",
+            Method::GetSecret => "getSecret",
+            Method::DeleteSecret => "deleteSecret",
+        }
+    }
+
+    fn index(self) -> u32 {
+        (Field::ALL.len() + self as usize) as u32
+    }
+}
+
+thread_local! {
+    static NAMES_SET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Hands the property-name table to the glue once per module instance.
+pub fn init_field_names() {
+    if NAMES_SET.with(|s| s.replace(true)) {
+        return;
+    }
+    let names: Array = Field::ALL
+        .iter()
+        .map(|f| f.name())
+        .chain(Method::ALL.iter().map(|m| m.name()))
+        .map(JsValue::from_str)
+        .collect();
+    glue::set_field_names(&names);
+}
+
+/// `v?.[field]`
+pub fn field(v: &JsValue, f: Field) -> Result<JsValue, JsValue> {
+    glue::field(v, f as u32)
+}
+
+/// Exactly the arguments the TS store passes (spies see the same `arguments.length`).
+enum Args<'a> {
+    None,
+    One(&'a JsValue),
+    Two(&'a JsValue, &'a JsValue),
+}
+
+/// `await target[method](...args)`, the one way the store reaches the host.
+async fn call(
+    target: &JsValue,
+    object: &'static str,
+    method: Method,
+    args: Args<'_>,
+) -> Result<JsValue, JsValue> {
+    let f = glue::field(target, method.index())?;
+    let Some(f) = f.dyn_ref::<Function>() else {
+        return Err(into_js(StoreError::MissingMethod {
+            object,
+            method: method.name(),
+        }));
+    };
+    let result = match args {
+        Args::None => f.call0(target),
+        Args::One(a) => f.call1(target, a),
+        Args::Two(a, b) => f.call2(target, a, b),
+    }?;
+    JsFuture::from(glue::promise_resolve(&result)?).await
+}
+
+/// The JS value model: plain `JsValue`s, read and built with JS semantics.
+pub struct JsValues;
+
+impl Values for JsValues {
+    type Val = JsValue;
+    type Err = JsValue;
+
+    fn undefined(&self) -> JsValue {
+        JsValue::UNDEFINED
+    }
+    fn boolean(&self, b: bool) -> JsValue {
+        JsValue::from_bool(b)
+    }
+    fn string(&self, s: &str) -> JsValue {
+        JsValue::from_str(s)
+    }
+    fn is_undefined(&self, v: &JsValue) -> bool {
+        v.is_undefined()
+    }
+    fn is_nullish(&self, v: &JsValue) -> bool {
+        v.is_undefined() || v.is_null()
+    }
+    fn is_truthy(&self, v: &JsValue) -> bool {
+        v.is_truthy()
+    }
+    fn is_true(&self, v: &JsValue) -> bool {
+        v.as_bool() == Some(true)
+    }
+    fn strict_eq(&self, a: &JsValue, b: &JsValue) -> bool {
+        a == b
+    }
+    fn as_string(&self, v: &JsValue) -> Option<String> {
+        v.as_string()
+    }
+    fn get(&self, v: &JsValue, name: Field) -> Result<JsValue, JsValue> {
+        field(v, name)
+    }
+    fn expires_at_iso(&self, options: &JsValue) -> Result<JsValue, JsValue> {
+        glue::expires_at_iso(options)
+    }
+    fn object(&self, props: &[(Field, JsValue)]) -> JsValue {
+        let o = Object::new();
+        for (f, value) in props {
+            glue::define(&o, *f as u32, value);
+        }
+        o.into()
+    }
+    fn spread(&self, v: &JsValue, props: &[(Field, JsValue)]) -> Result<JsValue, JsValue> {
+        let o = glue::spread(v)?;
+        for (f, value) in props {
+            glue::define(&o, *f as u32, value);
+        }
+        Ok(o.into())
+    }
+    fn array(&self, items: Vec<JsValue>) -> JsValue {
+        items.into_iter().collect::<Array>().into()
+    }
+    fn array_items(&self, v: &JsValue) -> Option<Vec<JsValue>> {
+        Array::is_array(v).then(|| v.unchecked_ref::<Array>().iter().collect())
+    }
+}
+
+/// The caller's metadata KV object.
+pub struct JsKv(JsValue);
+
+impl JsKv {
+    pub fn new(obj: JsValue) -> Self {
+        JsKv(obj)
+    }
+}
+
+impl MetadataKv<JsValues> for JsKv {
+    async fn get(&self, id: &str) -> Result<JsValue, JsValue> {
+        call(&self.0, "metadata", Method::Get, Args::One(&id.into())).await
+    }
+    async fn put(&self, id: &str, row: &JsValue) -> Result<(), JsValue> {
+        call(&self.0, "metadata", Method::Put, Args::Two(&id.into(), row))
+            .await
+            .map(drop)
+    }
+    async fn delete(&self, id: &str) -> Result<(), JsValue> {
+        call(&self.0, "metadata", Method::Delete, Args::One(&id.into()))
+            .await
+            .map(drop)
+    }
+    async fn get_all(&self) -> Result<JsValue, JsValue> {
+        call(&self.0, "metadata", Method::GetAll, Args::None).await
+    }
+}
+
+/// The caller's vault object. Secrets pass through as JS values, never copied into wasm memory.
+pub struct JsVault(JsValue);
+
+impl JsVault {
+    pub fn new(obj: JsValue) -> Self {
+        JsVault(obj)
+    }
+}
+
+impl SecretVault<JsValues> for JsVault {
+    async fn set_secret(&self, id: &str, secret: &JsValue) -> Result<(), JsValue> {
+        call(
+            &self.0,
+            "vault",
+            Method::SetSecret,
+            Args::Two(&id.into(), secret),
+        )
+        .await
+        .map(drop)
+    }
+    async fn get_secret(&self, id: &str) -> Result<JsValue, JsValue> {
+        call(&self.0, "vault", Method::GetSecret, Args::One(&id.into())).await
+    }
+    async fn delete_secret(&self, id: &str) -> Result<(), JsValue> {
+        call(
+            &self.0,
+            "vault",
+            Method::DeleteSecret,
+            Args::One(&id.into()),
+        )
+        .await
+        .map(drop)
+    }
+}
+
+/// The host's global `Date`.
+pub struct JsClock;
+
+impl Clock<JsValues> for JsClock {
+    fn now_iso(&self) -> Result<JsValue, JsValue> {
+        glue::now_iso()
+    }
+    fn now_ms(&self) -> Result<f64, JsValue> {
+        glue::now_ms()
+    }
+    fn date_ms(&self, v: &JsValue) -> Result<f64, JsValue> {
+        glue::date_ms(v)
+    }
+}

@@ -1,0 +1,75 @@
+//! The host as the protocol sees it: a value model, the metadata KV, the
+//! vault and the clock. The binding implements these over JS objects; the
+//! native tests over deterministic fakes that record and fail calls.
+//!
+//! Every value the host hands over (rows, fields, secrets, thrown errors)
+//! stays an opaque `Val`/`Err`: the protocol reads only the fields it needs,
+//! with JavaScript's semantics, and never copies a secret into Rust memory.
+
+use std::future::Future;
+
+use super::row::Field;
+
+/// The host's dynamic values, with the few JavaScript operations the
+/// protocol applies to them (SPEC §3: rows are read as JS reads them).
+pub trait Values {
+    /// Any host value: a row, a field, a secret, an entry, an array.
+    type Val: Clone;
+    /// A value the host threw or rejected with, passed on as the same value.
+    type Err;
+
+    fn undefined(&self) -> Self::Val;
+    fn boolean(&self, b: bool) -> Self::Val;
+    fn string(&self, s: &str) -> Self::Val;
+    /// `v === undefined`
+    fn is_undefined(&self, v: &Self::Val) -> bool;
+    /// `v === null || v === undefined` (the left side of `??`)
+    fn is_nullish(&self, v: &Self::Val) -> bool;
+    /// `!!v`
+    fn is_truthy(&self, v: &Self::Val) -> bool;
+    /// `v === true`
+    fn is_true(&self, v: &Self::Val) -> bool;
+    /// `a === b`
+    fn strict_eq(&self, a: &Self::Val, b: &Self::Val) -> bool;
+    /// The string, if `v` is one.
+    fn as_string(&self, v: &Self::Val) -> Option<String>;
+    /// `v?.[name]`; a getter may throw.
+    fn get(&self, v: &Self::Val, name: Field) -> Result<Self::Val, Self::Err>;
+    /// `options.expiresAt.toISOString()`, as the TS store calls it.
+    fn expires_at_iso(&self, options: &Self::Val) -> Result<Self::Val, Self::Err>;
+    /// A fresh plain object with these own properties, in this order.
+    fn object(&self, props: &[(Field, Self::Val)]) -> Self::Val;
+    /// `{ ...v, ...props }`; a getter of `v` may throw.
+    fn spread(&self, v: &Self::Val, props: &[(Field, Self::Val)]) -> Result<Self::Val, Self::Err>;
+    /// A fresh array.
+    fn array(&self, items: Vec<Self::Val>) -> Self::Val;
+    /// The elements, or `None` when `v` is not an array.
+    fn array_items(&self, v: &Self::Val) -> Option<Vec<Self::Val>>;
+}
+
+/// The caller's metadata KV (`IKvStorage<string, CredentialMetadataRow>`).
+/// Each call is awaited before the next one; none holds a lock.
+pub trait MetadataKv<V: Values> {
+    fn get(&self, id: &str) -> impl Future<Output = Result<V::Val, V::Err>>;
+    fn put(&self, id: &str, row: &V::Val) -> impl Future<Output = Result<(), V::Err>>;
+    fn delete(&self, id: &str) -> impl Future<Output = Result<(), V::Err>>;
+    /// The raw result of `getAll()`: an array of `{ key, value }`, or undefined.
+    fn get_all(&self) -> impl Future<Output = Result<V::Val, V::Err>>;
+}
+
+/// The caller's vault: holds the secret bytes, keyed by vault id.
+pub trait SecretVault<V: Values> {
+    fn set_secret(&self, id: &str, secret: &V::Val) -> impl Future<Output = Result<(), V::Err>>;
+    fn get_secret(&self, id: &str) -> impl Future<Output = Result<V::Val, V::Err>>;
+    fn delete_secret(&self, id: &str) -> impl Future<Output = Result<(), V::Err>>;
+}
+
+/// The host's `Date`, read at each use so fake timers apply.
+pub trait Clock<V: Values> {
+    /// `new Date().toISOString()`
+    fn now_iso(&self) -> Result<V::Val, V::Err>;
+    /// `+new Date()`
+    fn now_ms(&self) -> Result<f64, V::Err>;
+    /// `+new Date(v)`: NaN for an unparseable date.
+    fn date_ms(&self, v: &V::Val) -> Result<f64, V::Err>;
+}
