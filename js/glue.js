@@ -50,3 +50,60 @@ export function errorWithCause(message, cause) {
 export function aggregateError(errors, message) {
   return new AggregateError(errors, message);
 }
+
+// `s + p`, `s.startsWith(p)`: ids and scope checks stay JS strings, so
+// they never cross into wasm memory as text.
+export function concat(a, b) {
+  return a + b;
+}
+export function startsWith(s, p) {
+  return typeof s === "string" && s.startsWith(p);
+}
+
+// ---- The executor's side of host calls (src/binding/task.rs) ----
+// Rust hands over one persistent callback, wake(slot, ok, value); a host
+// call reports its settlement through it instead of a fresh closure per await.
+let wake;
+let thrown;
+export function setWake(f) {
+  wake = f;
+}
+
+// `await target[name](...args)` as JavaScript does it: the method is looked
+// up now and called with `this` = target; its result is awaited like `await`
+// (promise, thenable or plain value). Returns 0 when awaiting, 1 when the
+// method is not a function, 2 when the lookup or the call threw (the thrown
+// value waits in takeThrown()).
+export function callThen(target, i, argc, a, b, slot) {
+  try {
+    const f = target?.[names[i]];
+    if (typeof f !== "function") return 1;
+    const r = argc === 0 ? f.call(target) : argc === 1 ? f.call(target, a) : f.call(target, a, b);
+    Promise.resolve(r).then(
+      (v) => wake(slot, true, v),
+      (e) => wake(slot, false, e),
+    );
+    return 0;
+  } catch (e) {
+    thrown = e;
+    return 2;
+  }
+}
+export function takeThrown() {
+  const e = thrown;
+  thrown = undefined;
+  return e;
+}
+
+// The promise of a store operation still running, settled by Rust.
+const resolvers = [];
+export function opPromise(slot) {
+  return new Promise((resolve, reject) => {
+    resolvers[slot] = [resolve, reject];
+  });
+}
+export function settleOp(slot, ok, value) {
+  const [resolve, reject] = resolvers[slot];
+  resolvers[slot] = undefined;
+  (ok ? resolve : reject)(value);
+}

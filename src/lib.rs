@@ -10,3 +10,5 @@ pub mod core;
 
 #[cfg(target_arch = "wasm32")]
 mod binding;
+#[cfg(target_arch = "wasm32")]
+pub use binding::StoreCore;

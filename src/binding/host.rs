@@ -2,12 +2,12 @@
 //! call and called with `this` = the object; results are awaited as JS
 //! `await` does; a sync throw or a rejection comes back as the same value.
 
-use js_sys::{Array, Function, Object, Promise};
+use js_sys::{Array, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use super::error::into_js;
+use super::task;
 use crate::core::{Clock, Field, MetadataKv, SecretVault, StoreError, Values};
 
 pub mod glue {
@@ -36,13 +36,21 @@ pub mod glue {
         pub fn error_with_cause(message: &str, cause: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = aggregateError)]
         pub fn aggregate_error(errors: &Array, message: &str) -> JsValue;
-    }
+        pub fn concat(a: &JsValue, b: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = startsWith)]
+        pub fn starts_with(s: &JsValue, prefix: &JsValue) -> bool;
 
-    #[wasm_bindgen]
-    extern "C" {
-        /// `Promise.resolve(v)`: may throw if `v.constructor` is a throwing getter.
-        #[wasm_bindgen(catch, js_namespace = Promise, js_name = resolve)]
-        pub fn promise_resolve(v: &JsValue) -> Result<Promise, JsValue>;
+        // The executor's side of host calls (see task.rs).
+        #[wasm_bindgen(js_name = setWake)]
+        pub fn set_wake(wake: &JsValue);
+        #[wasm_bindgen(js_name = callThen)]
+        pub fn call_then(target: &JsValue, method: u32, argc: u32, a: &JsValue, b: &JsValue, slot: u32) -> u32;
+        #[wasm_bindgen(js_name = takeThrown)]
+        pub fn take_thrown() -> JsValue;
+        #[wasm_bindgen(js_name = opPromise)]
+        pub fn op_promise(slot: u32) -> Promise;
+        #[wasm_bindgen(js_name = settleOp)]
+        pub fn settle_op(slot: u32, ok: bool, value: &JsValue);
     }
 }
 
@@ -116,26 +124,30 @@ enum Args<'a> {
     Two(&'a JsValue, &'a JsValue),
 }
 
-/// `await target[method](...args)`, the one way the store reaches the host.
-async fn call(
-    target: &JsValue,
-    object: &'static str,
-    method: Method,
-    args: Args<'_>,
-) -> Result<JsValue, JsValue> {
-    let f = glue::field(target, method.index())?;
-    let Some(f) = f.dyn_ref::<Function>() else {
-        return Err(into_js(StoreError::MissingMethod {
-            object,
-            method: method.name(),
-        }));
+/// What `callThen` reports (glue.js).
+const AWAITING: u32 = 0;
+const NOT_A_FUNCTION: u32 = 1;
+
+/// `await target[method](...args)`, the one way the store reaches the host:
+/// a sync throw or a rejection comes back as the same value.
+async fn call(target: &JsValue, object: &'static str, method: Method, args: Args<'_>) -> Result<JsValue, JsValue> {
+    let Some(slot) = task::current() else {
+        return Err(glue::type_error("ServerCredentialStore: host call outside an operation"));
     };
-    let result = match args {
-        Args::None => f.call0(target),
-        Args::One(a) => f.call1(target, a),
-        Args::Two(a, b) => f.call2(target, a, b),
-    }?;
-    JsFuture::from(glue::promise_resolve(&result)?).await
+    let undefined = JsValue::UNDEFINED;
+    let (argc, a, b) = match args {
+        Args::None => (0, &undefined, &undefined),
+        Args::One(a) => (1, a, &undefined),
+        Args::Two(a, b) => (2, a, b),
+    };
+    match glue::call_then(target, method.index(), argc, a, b, slot) {
+        AWAITING => {
+            task::begin_await(slot);
+            task::Inbox(slot).await
+        }
+        NOT_A_FUNCTION => Err(into_js(StoreError::MissingMethod { object, method: method.name() })),
+        _ => Err(glue::take_thrown()),
+    }
 }
 
 /// The JS value model: plain `JsValue`s, read and built with JS semantics.
@@ -171,6 +183,12 @@ impl Values for JsValues {
     }
     fn as_string(&self, v: &JsValue) -> Option<String> {
         v.as_string()
+    }
+    fn concat(&self, a: &JsValue, b: &JsValue) -> JsValue {
+        glue::concat(a, b)
+    }
+    fn starts_with(&self, s: &JsValue, prefix: &JsValue) -> bool {
+        glue::starts_with(s, prefix)
     }
     fn get(&self, v: &JsValue, name: Field) -> Result<JsValue, JsValue> {
         field(v, name)
@@ -210,16 +228,16 @@ impl JsKv {
 }
 
 impl MetadataKv<JsValues> for JsKv {
-    async fn get(&self, id: &str) -> Result<JsValue, JsValue> {
-        call(&self.0, "metadata", Method::Get, Args::One(&id.into())).await
+    async fn get(&self, id: &JsValue) -> Result<JsValue, JsValue> {
+        call(&self.0, "metadata", Method::Get, Args::One(id)).await
     }
-    async fn put(&self, id: &str, row: &JsValue) -> Result<(), JsValue> {
-        call(&self.0, "metadata", Method::Put, Args::Two(&id.into(), row))
+    async fn put(&self, id: &JsValue, row: &JsValue) -> Result<(), JsValue> {
+        call(&self.0, "metadata", Method::Put, Args::Two(id, row))
             .await
             .map(drop)
     }
-    async fn delete(&self, id: &str) -> Result<(), JsValue> {
-        call(&self.0, "metadata", Method::Delete, Args::One(&id.into()))
+    async fn delete(&self, id: &JsValue) -> Result<(), JsValue> {
+        call(&self.0, "metadata", Method::Delete, Args::One(id))
             .await
             .map(drop)
     }
@@ -238,25 +256,25 @@ impl JsVault {
 }
 
 impl SecretVault<JsValues> for JsVault {
-    async fn set_secret(&self, id: &str, secret: &JsValue) -> Result<(), JsValue> {
+    async fn set_secret(&self, id: &JsValue, secret: &JsValue) -> Result<(), JsValue> {
         call(
             &self.0,
             "vault",
             Method::SetSecret,
-            Args::Two(&id.into(), secret),
+            Args::Two(id, secret),
         )
         .await
         .map(drop)
     }
-    async fn get_secret(&self, id: &str) -> Result<JsValue, JsValue> {
-        call(&self.0, "vault", Method::GetSecret, Args::One(&id.into())).await
+    async fn get_secret(&self, id: &JsValue) -> Result<JsValue, JsValue> {
+        call(&self.0, "vault", Method::GetSecret, Args::One(id)).await
     }
-    async fn delete_secret(&self, id: &str) -> Result<(), JsValue> {
+    async fn delete_secret(&self, id: &JsValue) -> Result<(), JsValue> {
         call(
             &self.0,
             "vault",
             Method::DeleteSecret,
-            Args::One(&id.into()),
+            Args::One(id),
         )
         .await
         .map(drop)

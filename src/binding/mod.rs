@@ -5,12 +5,12 @@
 
 mod error;
 mod host;
+mod task;
 
 use std::rc::Rc;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::core::{Field, Store};
 use error::into_js;
@@ -34,7 +34,7 @@ where
     T: Into<JsValue>,
 {
     let store = store.clone();
-    future_to_promise(async move { op(store).await.map(Into::into).map_err(into_js) })
+    task::spawn(async move { op(store).await.map(Into::into).map_err(into_js) })
 }
 
 #[wasm_bindgen]

@@ -33,6 +33,10 @@ pub trait Values {
     fn strict_eq(&self, a: &Self::Val, b: &Self::Val) -> bool;
     /// The string, if `v` is one.
     fn as_string(&self, v: &Self::Val) -> Option<String>;
+    /// `a + b` of two strings: ids are built host-side so they need not cross as text.
+    fn concat(&self, a: &Self::Val, b: &Self::Val) -> Self::Val;
+    /// `typeof s === "string" && s.startsWith(prefix)`
+    fn starts_with(&self, s: &Self::Val, prefix: &Self::Val) -> bool;
     /// `v?.[name]`; a getter may throw.
     fn get(&self, v: &Self::Val, name: Field) -> Result<Self::Val, Self::Err>;
     /// `options.expiresAt.toISOString()`, as the TS store calls it.
@@ -50,18 +54,18 @@ pub trait Values {
 /// The caller's metadata KV (`IKvStorage<string, CredentialMetadataRow>`).
 /// Each call is awaited before the next one; none holds a lock.
 pub trait MetadataKv<V: Values> {
-    fn get(&self, id: &str) -> impl Future<Output = Result<V::Val, V::Err>>;
-    fn put(&self, id: &str, row: &V::Val) -> impl Future<Output = Result<(), V::Err>>;
-    fn delete(&self, id: &str) -> impl Future<Output = Result<(), V::Err>>;
+    fn get(&self, id: &V::Val) -> impl Future<Output = Result<V::Val, V::Err>>;
+    fn put(&self, id: &V::Val, row: &V::Val) -> impl Future<Output = Result<(), V::Err>>;
+    fn delete(&self, id: &V::Val) -> impl Future<Output = Result<(), V::Err>>;
     /// The raw result of `getAll()`: an array of `{ key, value }`, or undefined.
     fn get_all(&self) -> impl Future<Output = Result<V::Val, V::Err>>;
 }
 
 /// The caller's vault: holds the secret bytes, keyed by vault id.
 pub trait SecretVault<V: Values> {
-    fn set_secret(&self, id: &str, secret: &V::Val) -> impl Future<Output = Result<(), V::Err>>;
-    fn get_secret(&self, id: &str) -> impl Future<Output = Result<V::Val, V::Err>>;
-    fn delete_secret(&self, id: &str) -> impl Future<Output = Result<(), V::Err>>;
+    fn set_secret(&self, id: &V::Val, secret: &V::Val) -> impl Future<Output = Result<(), V::Err>>;
+    fn get_secret(&self, id: &V::Val) -> impl Future<Output = Result<V::Val, V::Err>>;
+    fn delete_secret(&self, id: &V::Val) -> impl Future<Output = Result<(), V::Err>>;
 }
 
 /// The host's `Date`, read at each use so fake timers apply.

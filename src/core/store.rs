@@ -19,13 +19,14 @@ pub struct Store<V: Values, K, S, C> {
     /// `userId` / `projectId` as host values, written into every row.
     user_id: V::Val,
     project_id: V::Val,
+    /// `userId/projectId/` as a host value, the start of every id.
+    prefix: V::Val,
 }
 
-/// A valid key: its text (for messages) and its vault id.
+/// A valid key and its vault id (also its metadata KV key).
 struct Addressed<T> {
     key: T,
-    key_text: String,
-    id: String,
+    id: T,
 }
 
 impl<V, K, S, C> Store<V, K, S, C>
@@ -48,7 +49,9 @@ where
             return Err(StoreError::InvalidScope);
         };
         let scope = Scope::new(&user, &project).ok_or(StoreError::InvalidScope)?;
+        let prefix = v.string(scope.prefix());
         Ok(Store {
+            prefix,
             user_id: user_id.clone(),
             project_id: project_id.clone(),
             v,
@@ -66,12 +69,8 @@ where
     /// `None` for a non-string key or one that fails the grammar.
     fn address(&self, key: &V::Val) -> Option<Addressed<V::Val>> {
         let key_text = self.v.as_string(key)?;
-        let id = self.scope.id_of(&key_text)?;
-        Some(Addressed {
-            key: key.clone(),
-            key_text,
-            id,
-        })
+        self.scope.id_of(&key_text)?;
+        Some(Addressed { key: key.clone(), id: self.v.concat(&self.prefix, key) })
     }
 
     /// get(key) → the secret, or undefined (SPEC §4 get).
@@ -199,7 +198,7 @@ where
                     self.put_base_marker(a, base, OrphanReason::VaultWriteFailed)
                         .await;
                     Err(StoreError::VaultWriteOrphaned {
-                        id: a.id.clone(),
+                        id: self.id_text(&a.id),
                         cause: e,
                     })
                 }
@@ -211,7 +210,7 @@ where
             self.put_base_marker(a, base, OrphanReason::MetadataCommitFailed)
                 .await;
             return Err(StoreError::CommitOrphaned {
-                id: a.id.clone(),
+                id: self.id_text(&a.id),
                 cause: c,
             });
         }
@@ -252,20 +251,14 @@ where
         if row::is_missing(&self.v, &row) || row::is_pending(&self.v, &row).host()? {
             return Ok(false);
         }
-        self.commit_delete(&a.id, &a.key_text, &row, DeleteOp::Delete)
+        self.commit_delete(&a.id, &row, DeleteOp::Delete)
             .await?;
         Ok(true)
     }
 
     /// Metadata first, then the vault; a vault failure leaves a marker
     /// spreading the whole existing row so the bytes stay discoverable.
-    async fn commit_delete(
-        &self,
-        id: &str,
-        key: &str,
-        row: &V::Val,
-        op: DeleteOp,
-    ) -> Result<(), V> {
+    async fn commit_delete(&self, id: &V::Val, row: &V::Val, op: DeleteOp) -> Result<(), V> {
         self.kv.delete(id).await.host()?;
         let Err(e) = self.vault.delete_secret(id).await else {
             return Ok(());
@@ -276,10 +269,21 @@ where
         };
         Err(StoreError::VaultDeleteOrphaned {
             op,
-            key: key.to_owned(),
+            key: self.key_text(id),
             marker_persisted,
             cause: e,
         })
+    }
+
+    /// The id as text, for an error message (the failure path only).
+    fn id_text(&self, id: &V::Val) -> String {
+        self.v.as_string(id).unwrap_or_default()
+    }
+
+    /// The key an id in this scope names, for an error message.
+    fn key_text(&self, id: &V::Val) -> String {
+        let id = self.id_text(id);
+        self.scope.key_of(&id).unwrap_or(&id).to_owned()
     }
 
     fn delete_marker(&self, row: &V::Val) -> std::result::Result<V::Val, V::Err> {
@@ -334,19 +338,18 @@ where
         }
     }
 
-    async fn delete_scoped_id(&self, id: &str) -> Result<(), V> {
+    async fn delete_scoped_id(&self, id: &V::Val) -> Result<(), V> {
         let row = self.kv.get(id).await.host()?;
         if row::is_missing(&self.v, &row) {
             return Ok(());
         }
-        let key = self.scope.key_of(id).unwrap_or(id);
-        self.commit_delete(id, key, &row, DeleteOp::DeleteAll).await
+        self.commit_delete(id, &row, DeleteOp::DeleteAll).await
     }
 
     /// `getAll()` entries whose KV key has this scope's prefix and whose row
     /// names this userId and projectId (defence in depth), as `(id, row)`.
     /// An entry that is not `{ key: string, value: truthy }` is no row of ours.
-    async fn scoped_entries(&self) -> Result<Vec<(String, V::Val)>, V> {
+    async fn scoped_entries(&self) -> Result<Vec<(V::Val, V::Val)>, V> {
         let v = &self.v;
         let all = self.kv.get_all().await.host()?;
         if v.is_nullish(&all) {
@@ -355,10 +358,8 @@ where
         let entries = v.array_items(&all).ok_or(StoreError::NotAnArray)?;
         let mut scoped = Vec::new();
         for entry in entries {
-            let Some(id) = v.as_string(&v.get(&entry, Field::Key).host()?) else {
-                continue;
-            };
-            if self.scope.key_of(&id).is_none() {
+            let id = v.get(&entry, Field::Key).host()?;
+            if !v.starts_with(&id, &self.prefix) {
                 continue;
             }
             let row = v.get(&entry, Field::Value).host()?;

@@ -189,6 +189,12 @@ impl Values for FakeValues {
     fn as_string(&self, v: &Js) -> Option<String> {
         v.str().map(str::to_owned)
     }
+    fn concat(&self, a: &Js, b: &Js) -> Js {
+        Js::s(&format!("{}{}", a.str().unwrap_or_default(), b.str().unwrap_or_default()))
+    }
+    fn starts_with(&self, s: &Js, prefix: &Js) -> bool {
+        matches!((s, prefix), (Js::Str(s), Js::Str(p)) if s.starts_with(&**p))
+    }
     fn get(&self, v: &Js, name: Field) -> Result<Js, Js> {
         read(v, name.name())
     }
@@ -468,16 +474,19 @@ pub struct FakeVault(pub Rc<World>);
 pub struct FakeClock(pub Rc<World>);
 
 impl MetadataKv<FakeValues> for FakeKv {
-    async fn get(&self, id: &str) -> Result<Js, Js> {
+    async fn get(&self, id: &Js) -> Result<Js, Js> {
+        let id = id.str().unwrap_or_default();
         self.0.enter("metadata", "get", Some(id), None).await?;
         Ok(self.0.row(id))
     }
-    async fn put(&self, id: &str, row: &Js) -> Result<(), Js> {
+    async fn put(&self, id: &Js, row: &Js) -> Result<(), Js> {
+        let id = id.str().unwrap_or_default();
         self.0.enter("metadata", "put", Some(id), Some(row)).await?;
         self.0.set_row(id, row.clone());
         Ok(())
     }
-    async fn delete(&self, id: &str) -> Result<(), Js> {
+    async fn delete(&self, id: &Js) -> Result<(), Js> {
+        let id = id.str().unwrap_or_default();
         self.0.enter("metadata", "delete", Some(id), None).await?;
         self.0.rows.borrow_mut().retain(|(k, _)| k != id);
         Ok(())
@@ -500,7 +509,8 @@ impl MetadataKv<FakeValues> for FakeKv {
 }
 
 impl SecretVault<FakeValues> for FakeVault {
-    async fn set_secret(&self, id: &str, secret: &Js) -> Result<(), Js> {
+    async fn set_secret(&self, id: &Js, secret: &Js) -> Result<(), Js> {
+        let id = id.str().unwrap_or_default();
         self.0
             .enter("vault", "setSecret", Some(id), Some(secret))
             .await?;
@@ -510,11 +520,13 @@ impl SecretVault<FakeValues> for FakeVault {
             .insert(id.to_string(), secret.clone());
         Ok(())
     }
-    async fn get_secret(&self, id: &str) -> Result<Js, Js> {
+    async fn get_secret(&self, id: &Js) -> Result<Js, Js> {
+        let id = id.str().unwrap_or_default();
         self.0.enter("vault", "getSecret", Some(id), None).await?;
         Ok(self.0.secret(id).unwrap_or(Js::Undefined))
     }
-    async fn delete_secret(&self, id: &str) -> Result<(), Js> {
+    async fn delete_secret(&self, id: &Js) -> Result<(), Js> {
+        let id = id.str().unwrap_or_default();
         self.0
             .enter("vault", "deleteSecret", Some(id), None)
             .await?;
