@@ -107,3 +107,26 @@ export function settleOp(slot, ok, value) {
   resolvers[slot] = undefined;
   (ok ? resolve : reject)(value);
 }
+
+// Strict mode: a version token for a fresh vault id, unique across
+// processes: time plus 64 random bits, in [a-z0-9-].
+export function versionToken() {
+  const r = crypto.getRandomValues(new Uint32Array(2));
+  return `${Date.now().toString(36)}-${r[0].toString(36)}${r[1].toString(36)}`;
+}
+
+// A small number naming a metadata object, so that stores over the same
+// object share write turns (held weakly: the object's lifetime is the caller's).
+const slots = new WeakMap();
+let nextSlot = 1;
+export function metadataSlot(metadata) {
+  if ((typeof metadata !== "object" && typeof metadata !== "function") || metadata === null) {
+    return 0; // not an object: nothing to share
+  }
+  let slot = slots.get(metadata);
+  if (slot === undefined) {
+    slot = nextSlot++;
+    slots.set(metadata, slot);
+  }
+  return slot;
+}

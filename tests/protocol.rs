@@ -21,12 +21,7 @@ fn run<T: 'static>(f: impl std::future::Future<Output = T> + 'static) -> T {
     block_on(f)
 }
 
-fn put(
-    s: &Rc<common::fake::FakeStore>,
-    key: &str,
-    value: &Js,
-    options: Js,
-) -> Result<(), StoreError<Js>> {
+fn put(s: &Rc<common::fake::FakeStore>, key: &str, value: &Js, options: Js) -> Result<(), StoreError<Js>> {
     let (s, k, v) = (s.clone(), Js::s(key), value.clone());
     run(async move { s.put(&k, &v, &options).await })
 }
@@ -91,23 +86,10 @@ fn host_err(e: StoreError<Js>) -> Js {
     }
 }
 
-const ROW_KEYS: [&str; 8] = [
-    "userId",
-    "projectId",
-    "key",
-    "label",
-    "provider",
-    "createdAt",
-    "updatedAt",
-    "expiresAt",
-];
+const ROW_KEYS: [&str; 8] = ["userId", "projectId", "key", "label", "provider", "createdAt", "updatedAt", "expiresAt"];
 
 fn keys_with(extra: &[&str]) -> Vec<String> {
-    ROW_KEYS
-        .iter()
-        .chain(extra)
-        .map(|s| s.to_string())
-        .collect()
+    ROW_KEYS.iter().chain(extra).map(|s| s.to_string()).collect()
 }
 
 // ---- §2 construction -------------------------------------------------------
@@ -115,15 +97,7 @@ fn keys_with(extra: &[&str]) -> Vec<String> {
 #[test]
 fn construction_rejects_bad_scope_without_echoing_it() {
     let w = World::new();
-    let bad = [
-        Js::s(""),
-        Js::s("a/b"),
-        Js::s(&"x".repeat(129)),
-        Js::s("é"),
-        Js::Num(1.0),
-        Js::Undefined,
-        Js::Null,
-    ];
+    let bad = [Js::s(""), Js::s("a/b"), Js::s(&"x".repeat(129)), Js::s("é"), Js::Num(1.0), Js::Undefined, Js::Null];
     for b in &bad {
         for (u, p) in [(b.clone(), Js::s("p")), (Js::s("u"), b.clone())] {
             let r = server_credential_store_wasm::core::Store::new(
@@ -134,25 +108,14 @@ fn construction_rejects_bad_scope_without_echoing_it() {
                 &u,
                 &p,
             );
-            let Err(e) = r else {
-                panic!("{u:?}/{p:?} accepted")
-            };
+            let Err(e) = r else { panic!("{u:?}/{p:?} accepted") };
             assert!(matches!(e, StoreError::InvalidScope));
-            assert_eq!(
-                e.to_string(),
-                "ServerCredentialStore: invalid userId/projectId"
-            );
+            assert_eq!(e.to_string(), "ServerCredentialStore: invalid userId/projectId");
         }
     }
     let ok = w.store(&"u".repeat(128), "a.B_c:d-9");
-    assert_eq!(
-        ok.scope().prefix(),
-        format!("{}/a.B_c:d-9/", "u".repeat(128))
-    );
-    assert!(
-        w.take_calls().is_empty(),
-        "construction touches no host object"
-    );
+    assert_eq!(ok.scope().prefix(), format!("{}/a.B_c:d-9/", "u".repeat(128)));
+    assert!(w.take_calls().is_empty(), "construction touches no host object");
 }
 
 // ---- §4 get / has ----------------------------------------------------------
@@ -160,15 +123,7 @@ fn construction_rejects_bad_scope_without_echoing_it() {
 #[test]
 fn get_of_invalid_or_non_string_key_is_undefined_without_host_calls() {
     let (w, s) = world();
-    for k in [
-        Js::s("a/b"),
-        Js::s(""),
-        Js::Num(5.0),
-        Js::Null,
-        Js::Undefined,
-        Js::obj(&[]),
-        Js::s(&"k".repeat(129)),
-    ] {
+    for k in [Js::s("a/b"), Js::s(""), Js::Num(5.0), Js::Null, Js::Undefined, Js::obj(&[]), Js::s(&"k".repeat(129))] {
         assert!(matches!(get(&s, &k).unwrap(), Js::Undefined));
         assert!(!has(&s, &k).unwrap());
         assert!(!delete(&s, &k).unwrap());
@@ -181,32 +136,17 @@ fn get_reads_row_then_vault_and_returns_the_vaults_value_itself() {
     let (w, s) = world();
     let secret = Js::obj(&[("not", Js::s("a string"))]);
     w.set_row("u1/p1/k", ts_row("k", &[]));
-    w.secrets
-        .borrow_mut()
-        .insert("u1/p1/k".into(), secret.clone());
+    w.secrets.borrow_mut().insert("u1/p1/k".into(), secret.clone());
     assert!(get(&s, &Js::s("k")).unwrap().same(&secret));
-    assert_eq!(
-        w.take_calls(),
-        ["metadata.get u1/p1/k", "vault.getSecret u1/p1/k"]
-    );
+    assert_eq!(w.take_calls(), ["metadata.get u1/p1/k", "vault.getSecret u1/p1/k"]);
     assert!(has(&s, &Js::s("k")).unwrap());
-    assert_eq!(
-        w.take_calls(),
-        ["metadata.get u1/p1/k"],
-        "has never touches the vault"
-    );
+    assert_eq!(w.take_calls(), ["metadata.get u1/p1/k"], "has never touches the vault");
 }
 
 #[test]
 fn missing_falsy_and_pending_rows_read_as_absent() {
     let (w, s) = world();
-    for row in [
-        Js::Undefined,
-        Js::Null,
-        Js::Bool(false),
-        Js::Num(0.0),
-        Js::s(""),
-    ] {
+    for row in [Js::Undefined, Js::Null, Js::Bool(false), Js::Num(0.0), Js::s("")] {
         w.set_row("u1/p1/k", row);
         assert!(matches!(get(&s, &Js::s("k")).unwrap(), Js::Undefined));
         assert_eq!(w.take_calls(), ["metadata.get u1/p1/k"]);
@@ -214,10 +154,7 @@ fn missing_falsy_and_pending_rows_read_as_absent() {
     w.set_row("u1/p1/k", ts_row("k", &[("pending", Js::Bool(true))]));
     assert!(matches!(get(&s, &Js::s("k")).unwrap(), Js::Undefined));
     assert!(!has(&s, &Js::s("k")).unwrap());
-    assert_eq!(
-        w.take_calls(),
-        ["metadata.get u1/p1/k", "metadata.get u1/p1/k"]
-    );
+    assert_eq!(w.take_calls(), ["metadata.get u1/p1/k", "metadata.get u1/p1/k"]);
     // Only `pending === true` hides a row.
     for pending in [Js::Bool(false), Js::s("true"), Js::Num(1.0), Js::Null] {
         seed(&w, "k", &[("pending", pending)], "v");
@@ -232,12 +169,7 @@ fn expired_row_is_deleted_by_get_and_reads_as_absent() {
     assert!(matches!(get(&s, &Js::s("k")).unwrap(), Js::Undefined));
     assert_eq!(
         w.take_calls(),
-        [
-            "metadata.get u1/p1/k",
-            "metadata.get u1/p1/k",
-            "metadata.delete u1/p1/k",
-            "vault.deleteSecret u1/p1/k"
-        ]
+        ["metadata.get u1/p1/k", "metadata.get u1/p1/k", "metadata.delete u1/p1/k", "vault.deleteSecret u1/p1/k"]
     );
     assert!(w.row("u1/p1/k").same(&Js::Undefined));
     assert!(w.secret("u1/p1/k").is_none());
@@ -247,10 +179,7 @@ fn expired_row_is_deleted_by_get_and_reads_as_absent() {
 fn expiry_is_inclusive_null_is_epoch_and_unparseable_never_expires() {
     let (w, s) = world();
     seed(&w, "now", &[("expiresAt", Js::s(&iso(T0)))], "v");
-    assert!(
-        !has(&s, &Js::s("now")).unwrap(),
-        "expiresAt == now is expired"
-    );
+    assert!(!has(&s, &Js::s("now")).unwrap(), "expiresAt == now is expired");
     seed(&w, "null", &[("expiresAt", Js::Null)], "v");
     assert!(!has(&s, &Js::s("null")).unwrap(), "null is new Date(0)");
     seed(&w, "later", &[("expiresAt", Js::s(&iso(T0 + 1.0)))], "v");
@@ -265,19 +194,11 @@ fn expiry_is_inclusive_null_is_epoch_and_unparseable_never_expires() {
 fn get_swallows_a_failure_of_the_expiry_delete() {
     let (w, s) = world();
     seed(&w, "k", &[("expiresAt", Js::s(&iso(T0 - 1.0)))], "v");
-    w.fail(
-        "vault",
-        "deleteSecret",
-        0,
-        &Js::error("Error", "vault down"),
-    );
+    w.fail("vault", "deleteSecret", 0, &Js::error("Error", "vault down"));
     assert!(matches!(get(&s, &Js::s("k")).unwrap(), Js::Undefined));
     // The delete's own marker is still written (it is delete's behaviour).
     let marker = w.row("u1/p1/k");
-    assert_eq!(
-        marker.prop("orphanReason").str(),
-        Some("vault-delete-failed")
-    );
+    assert_eq!(marker.prop("orphanReason").str(), Some("vault-delete-failed"));
 }
 
 #[test]
@@ -315,12 +236,7 @@ fn new_put_writes_pending_then_vault_then_commit_with_exact_rows() {
     let short: Vec<_> = calls.iter().map(|c| c.short()).collect();
     assert_eq!(
         short,
-        [
-            "metadata.get u1/p1/k",
-            "metadata.put u1/p1/k",
-            "vault.setSecret u1/p1/k",
-            "metadata.put u1/p1/k"
-        ]
+        ["metadata.get u1/p1/k", "metadata.put u1/p1/k", "vault.setSecret u1/p1/k", "metadata.put u1/p1/k"]
     );
     let now = iso(T0);
     let expect = |pending: bool| {
@@ -328,26 +244,10 @@ fn new_put_writes_pending_then_vault_then_commit_with_exact_rows() {
             "{{userId: \"u1\", projectId: \"p1\", key: \"k\", label: \"L\", provider: \"P\", createdAt: {now:?}, updatedAt: {now:?}, expiresAt: undefined, pending: {pending}}}"
         )
     };
-    assert_eq!(
-        format!("{:?}", calls[1].arg.as_ref().unwrap()),
-        expect(true)
-    );
-    assert!(
-        calls[2].arg.as_ref().unwrap().same(&value),
-        "the value reaches the vault untouched"
-    );
-    assert_eq!(
-        format!("{:?}", calls[3].arg.as_ref().unwrap()),
-        expect(false)
-    );
-    assert!(
-        !calls[1]
-            .arg
-            .as_ref()
-            .unwrap()
-            .same(calls[3].arg.as_ref().unwrap()),
-        "each write is a fresh object"
-    );
+    assert_eq!(format!("{:?}", calls[1].arg.as_ref().unwrap()), expect(true));
+    assert!(calls[2].arg.as_ref().unwrap().same(&value), "the value reaches the vault untouched");
+    assert_eq!(format!("{:?}", calls[3].arg.as_ref().unwrap()), expect(false));
+    assert!(!calls[1].arg.as_ref().unwrap().same(calls[3].arg.as_ref().unwrap()), "each write is a fresh object");
 }
 
 #[test]
@@ -359,10 +259,7 @@ fn put_of_invalid_key_rejects_with_type_error_and_no_host_call() {
         assert_eq!(e.to_string(), "ServerCredentialStore: invalid key");
     }
     let (s2, k) = (s.clone(), Js::Num(7.0));
-    assert!(matches!(
-        run(async move { s2.put(&k, &Js::Null, &Js::Undefined).await }),
-        Err(StoreError::InvalidKey)
-    ));
+    assert!(matches!(run(async move { s2.put(&k, &Js::Null, &Js::Undefined).await }), Err(StoreError::InvalidKey)));
     assert!(w.take_calls().is_empty());
 }
 
@@ -383,31 +280,14 @@ fn update_writes_vault_then_base_row_carrying_over_fields() {
     );
     w.now_ms.set(T0 + 5000.0);
     put(&s, "k", &Js::s("v2"), Js::obj(&[("label", Js::s("new"))])).unwrap();
-    assert_eq!(
-        w.take_calls(),
-        [
-            "metadata.get u1/p1/k",
-            "vault.setSecret u1/p1/k",
-            "metadata.put u1/p1/k"
-        ]
-    );
+    assert_eq!(w.take_calls(), ["metadata.get u1/p1/k", "vault.setSecret u1/p1/k", "metadata.put u1/p1/k"]);
     let row = w.row("u1/p1/k");
-    assert_eq!(
-        row.keys(),
-        keys_with(&[]),
-        "base carries no other field, not even pending"
-    );
+    assert_eq!(row.keys(), keys_with(&[]), "base carries no other field, not even pending");
     assert_eq!(row.prop("label").str(), Some("new"));
     assert_eq!(row.prop("provider").str(), Some("prov"));
-    assert_eq!(
-        row.prop("createdAt").str(),
-        Some("2025-01-01T00:00:00.000Z")
-    );
+    assert_eq!(row.prop("createdAt").str(), Some("2025-01-01T00:00:00.000Z"));
     assert_eq!(row.prop("updatedAt").str(), Some(iso(T0 + 5000.0).as_str()));
-    assert_eq!(
-        row.prop("expiresAt").str(),
-        Some("2099-01-01T00:00:00.000Z")
-    );
+    assert_eq!(row.prop("expiresAt").str(), Some("2099-01-01T00:00:00.000Z"));
     assert_eq!(w.secret("u1/p1/k").unwrap().str(), Some("v2"));
 }
 
@@ -418,15 +298,8 @@ fn update_takes_expires_at_from_options_and_label_null_falls_back() {
     let opts = Js::obj(&[("label", Js::Null), ("expiresAt", Js::Date(T0 + 60_000.0))]);
     put(&s, "k", &Js::s("v2"), opts).unwrap();
     let row = w.row("u1/p1/k");
-    assert_eq!(
-        row.prop("label").str(),
-        Some("keep"),
-        "`??` treats null as absent"
-    );
-    assert_eq!(
-        row.prop("expiresAt").str(),
-        Some(iso(T0 + 60_000.0).as_str())
-    );
+    assert_eq!(row.prop("label").str(), Some("keep"), "`??` treats null as absent");
+    assert_eq!(row.prop("expiresAt").str(), Some(iso(T0 + 60_000.0).as_str()));
 }
 
 #[test]
@@ -434,18 +307,8 @@ fn a_pending_existing_row_is_updated_not_recreated() {
     let (w, s) = world();
     seed(&w, "k", &[("pending", Js::Bool(true))], "v1");
     put(&s, "k", &Js::s("v2"), no_opts()).unwrap();
-    assert_eq!(
-        w.take_calls(),
-        [
-            "metadata.get u1/p1/k",
-            "vault.setSecret u1/p1/k",
-            "metadata.put u1/p1/k"
-        ]
-    );
-    assert!(
-        !w.row("u1/p1/k").has_own("pending"),
-        "the update row drops pending"
-    );
+    assert_eq!(w.take_calls(), ["metadata.get u1/p1/k", "vault.setSecret u1/p1/k", "metadata.put u1/p1/k"]);
+    assert!(!w.row("u1/p1/k").has_own("pending"), "the update row drops pending");
 }
 
 #[test]
@@ -453,51 +316,20 @@ fn a_null_existing_row_takes_the_update_path() {
     let (w, s) = world();
     w.set_row("u1/p1/k", Js::Null);
     put(&s, "k", &Js::s("v"), no_opts()).unwrap();
-    assert_eq!(
-        w.take_calls(),
-        [
-            "metadata.get u1/p1/k",
-            "vault.setSecret u1/p1/k",
-            "metadata.put u1/p1/k"
-        ]
-    );
-    assert_eq!(
-        w.row("u1/p1/k").prop("createdAt").str(),
-        Some(iso(T0).as_str())
-    );
+    assert_eq!(w.take_calls(), ["metadata.get u1/p1/k", "vault.setSecret u1/p1/k", "metadata.put u1/p1/k"]);
+    assert_eq!(w.row("u1/p1/k").prop("createdAt").str(), Some(iso(T0).as_str()));
 }
 
 #[test]
 fn invalid_expires_at_rejects_with_the_hosts_error_after_reading_the_row() {
     let (w, s) = world();
-    let e = put(
-        &s,
-        "k",
-        &Js::s(SECRET),
-        Js::obj(&[("expiresAt", Js::Date(f64::NAN))]),
-    )
-    .unwrap_err();
+    let e = put(&s, "k", &Js::s(SECRET), Js::obj(&[("expiresAt", Js::Date(f64::NAN))])).unwrap_err();
     assert_eq!(host_err(e).prop("name").str(), Some("RangeError"));
-    let e = put(
-        &s,
-        "k",
-        &Js::s(SECRET),
-        Js::obj(&[("expiresAt", Js::s("tomorrow"))]),
-    )
-    .unwrap_err();
+    let e = put(&s, "k", &Js::s(SECRET), Js::obj(&[("expiresAt", Js::s("tomorrow"))])).unwrap_err();
     assert_eq!(host_err(e).prop("name").str(), Some("TypeError"));
-    assert_eq!(
-        w.take_calls(),
-        ["metadata.get u1/p1/k", "metadata.get u1/p1/k"]
-    );
+    assert_eq!(w.take_calls(), ["metadata.get u1/p1/k", "metadata.get u1/p1/k"]);
     // A falsy expiresAt is ignored, as `options.expiresAt ? … : …` does.
-    put(
-        &s,
-        "k",
-        &Js::s(SECRET),
-        Js::obj(&[("expiresAt", Js::s(""))]),
-    )
-    .unwrap();
+    put(&s, "k", &Js::s(SECRET), Js::obj(&[("expiresAt", Js::s(""))])).unwrap();
 }
 
 #[test]
@@ -506,10 +338,7 @@ fn new_put_whose_pending_write_fails_rejects_raw_and_never_touches_the_vault() {
     let e = Js::error("Error", "kv put");
     w.fail("metadata", "put", 0, &e);
     assert!(host_err(put(&s, "k", &Js::s(SECRET), no_opts()).unwrap_err()).same(&e));
-    assert_eq!(
-        w.take_calls(),
-        ["metadata.get u1/p1/k", "metadata.put u1/p1/k"]
-    );
+    assert_eq!(w.take_calls(), ["metadata.get u1/p1/k", "metadata.put u1/p1/k"]);
     assert!(w.secrets.borrow().is_empty());
 }
 
@@ -521,12 +350,7 @@ fn vault_write_failure_rolls_back_the_pending_row_and_rejects_raw() {
     assert!(host_err(put(&s, "k", &Js::s(SECRET), no_opts()).unwrap_err()).same(&e));
     assert_eq!(
         w.take_calls(),
-        [
-            "metadata.get u1/p1/k",
-            "metadata.put u1/p1/k",
-            "vault.setSecret u1/p1/k",
-            "metadata.delete u1/p1/k"
-        ]
+        ["metadata.get u1/p1/k", "metadata.put u1/p1/k", "vault.setSecret u1/p1/k", "metadata.delete u1/p1/k"]
     );
     assert!(w.rows.borrow().is_empty());
 }
@@ -543,25 +367,14 @@ fn vault_write_and_rollback_failure_leave_a_vault_write_failed_marker() {
         err.to_string(),
         "ServerCredentialStore.put: vault write failed and rollback may have orphaned vault id u1/p1/k"
     );
-    let StoreError::VaultWriteOrphaned { cause, .. } = err else {
-        panic!()
-    };
+    let StoreError::VaultWriteOrphaned { cause, .. } = err else { panic!() };
     assert!(cause.same(&e), "cause is the vault's error itself");
     assert_eq!(w.take_calls().len(), 5);
     let marker = w.row("u1/p1/k");
-    assert_eq!(
-        marker.keys(),
-        keys_with(&["pending", "orphanedAt", "orphanReason"])
-    );
+    assert_eq!(marker.keys(), keys_with(&["pending", "orphanedAt", "orphanReason"]));
     assert!(matches!(marker.prop("pending"), Js::Bool(true)));
-    assert_eq!(
-        marker.prop("orphanedAt").str(),
-        Some(iso(T0 + 7.0).as_str())
-    );
-    assert_eq!(
-        marker.prop("orphanReason").str(),
-        Some("vault-write-failed")
-    );
+    assert_eq!(marker.prop("orphanedAt").str(), Some(iso(T0 + 7.0).as_str()));
+    assert_eq!(marker.prop("orphanReason").str(), Some("vault-write-failed"));
     assert_eq!(marker.prop("label").str(), Some("L"));
 }
 
@@ -600,15 +413,9 @@ fn commit_failure_keeps_the_vault_bytes_and_leaves_a_commit_marker() {
             "metadata.put u1/p1/k"
         ]
     );
-    assert_eq!(
-        w.row("u1/p1/k").prop("orphanReason").str(),
-        Some("metadata-commit-failed")
-    );
+    assert_eq!(w.row("u1/p1/k").prop("orphanReason").str(), Some("metadata-commit-failed"));
     assert_eq!(w.secret("u1/p1/k").unwrap().str(), Some(SECRET));
-    assert!(
-        !delete(&s, &Js::s("k")).unwrap(),
-        "delete leaves a marker alone"
-    );
+    assert!(!delete(&s, &Js::s("k")).unwrap(), "delete leaves a marker alone");
 }
 
 #[test]
@@ -618,22 +425,12 @@ fn update_failures_reject_raw_and_roll_nothing_back() {
     let e = Js::error("Error", "vault");
     w.fail("vault", "setSecret", 0, &e);
     assert!(host_err(put(&s, "k", &Js::s("v2"), no_opts()).unwrap_err()).same(&e));
-    assert_eq!(
-        w.take_calls(),
-        ["metadata.get u1/p1/k", "vault.setSecret u1/p1/k"]
-    );
+    assert_eq!(w.take_calls(), ["metadata.get u1/p1/k", "vault.setSecret u1/p1/k"]);
     let m = Js::error("Error", "kv");
     w.fail("metadata", "put", 0, &m);
     assert!(host_err(put(&s, "k", &Js::s("v3"), no_opts()).unwrap_err()).same(&m));
-    assert_eq!(
-        w.secret("u1/p1/k").unwrap().str(),
-        Some("v3"),
-        "the vault keeps the new value"
-    );
-    assert_eq!(
-        w.row("u1/p1/k").prop("updatedAt").str(),
-        Some("2025-01-01T00:00:00.000Z")
-    );
+    assert_eq!(w.secret("u1/p1/k").unwrap().str(), Some("v3"), "the vault keeps the new value");
+    assert_eq!(w.row("u1/p1/k").prop("updatedAt").str(), Some("2025-01-01T00:00:00.000Z"));
 }
 
 // ---- §4 delete -------------------------------------------------------------
@@ -643,14 +440,7 @@ fn delete_removes_metadata_first_then_the_vault() {
     let (w, s) = world();
     seed(&w, "k", &[], "v");
     assert!(delete(&s, &Js::s("k")).unwrap());
-    assert_eq!(
-        w.take_calls(),
-        [
-            "metadata.get u1/p1/k",
-            "metadata.delete u1/p1/k",
-            "vault.deleteSecret u1/p1/k"
-        ]
-    );
+    assert_eq!(w.take_calls(), ["metadata.get u1/p1/k", "metadata.delete u1/p1/k", "vault.deleteSecret u1/p1/k"]);
     assert!(!delete(&s, &Js::s("k")).unwrap());
     assert_eq!(w.take_calls(), ["metadata.get u1/p1/k"]);
 }
@@ -671,22 +461,14 @@ fn delete_whose_metadata_delete_fails_rejects_raw_and_keeps_the_vault() {
     let e = Js::error("Error", "kv");
     w.fail("metadata", "delete", 0, &e);
     assert!(host_err(delete(&s, &Js::s("k")).unwrap_err()).same(&e));
-    assert_eq!(
-        w.take_calls(),
-        ["metadata.get u1/p1/k", "metadata.delete u1/p1/k"]
-    );
+    assert_eq!(w.take_calls(), ["metadata.get u1/p1/k", "metadata.delete u1/p1/k"]);
     assert!(w.secret("u1/p1/k").is_some());
 }
 
 #[test]
 fn vault_delete_failure_leaves_a_marker_spreading_the_whole_row() {
     let (w, s) = world();
-    seed(
-        &w,
-        "k",
-        &[("custom", Js::s("kept")), ("pending", Js::Bool(false))],
-        "v",
-    );
+    seed(&w, "k", &[("custom", Js::s("kept")), ("pending", Js::Bool(false))], "v");
     let e = Js::error("Error", "vault");
     w.fail("vault", "deleteSecret", 0, &e);
     w.now_ms.set(T0 + 9.0);
@@ -706,14 +488,8 @@ fn vault_delete_failure_leaves_a_marker_spreading_the_whole_row() {
     );
     assert_eq!(marker.prop("custom").str(), Some("kept"));
     assert!(matches!(marker.prop("pending"), Js::Bool(true)));
-    assert_eq!(
-        marker.prop("orphanedAt").str(),
-        Some(iso(T0 + 9.0).as_str())
-    );
-    assert_eq!(
-        marker.prop("orphanReason").str(),
-        Some("vault-delete-failed")
-    );
+    assert_eq!(marker.prop("orphanedAt").str(), Some(iso(T0 + 9.0).as_str()));
+    assert_eq!(marker.prop("orphanReason").str(), Some("vault-delete-failed"));
 }
 
 #[test]
@@ -727,9 +503,7 @@ fn vault_delete_failure_whose_marker_also_fails_says_so() {
         err.to_string(),
         "ServerCredentialStore.delete: metadata removed but vault delete failed for key k; orphan marker also failed to persist"
     );
-    assert!(
-        matches!(&err, StoreError::VaultDeleteOrphaned { cause: Js::Num(n), .. } if *n == 42.0)
-    );
+    assert!(matches!(&err, StoreError::VaultDeleteOrphaned { cause: Js::Num(n), .. } if *n == 42.0));
 }
 
 // ---- §4 listMetadata / keys ------------------------------------------------
@@ -737,12 +511,7 @@ fn vault_delete_failure_whose_marker_also_fails_says_so() {
 #[test]
 fn list_metadata_keeps_only_committed_unexpired_rows_of_this_scope_in_kv_order() {
     let (w, s) = world();
-    seed(
-        &w,
-        "b",
-        &[("label", Js::s("B")), ("custom", Js::s("never listed"))],
-        "v",
-    );
+    seed(&w, "b", &[("label", Js::s("B")), ("custom", Js::s("never listed"))], "v");
     seed(&w, "pending", &[("pending", Js::Bool(true))], "v");
     seed(&w, "expired", &[("expiresAt", Js::s(&iso(T0 - 1.0)))], "v");
     w.set_row("u1/p2/x", ts_row("x", &[]));
@@ -755,11 +524,7 @@ fn list_metadata_keeps_only_committed_unexpired_rows_of_this_scope_in_kv_order()
     assert_eq!(list.len(), 2);
     assert_eq!(format!("{:?}", list[0]), "{key: \"b\", label: \"B\", provider: undefined, createdAt: \"2025-01-01T00:00:00.000Z\", updatedAt: \"2025-01-01T00:00:00.000Z\", expiresAt: undefined}");
     assert_eq!(list[1].prop("key").str(), Some("a"));
-    assert_eq!(
-        w.take_calls(),
-        ["metadata.getAll"],
-        "listing never deletes expired rows nor reads the vault"
-    );
+    assert_eq!(w.take_calls(), ["metadata.getAll"], "listing never deletes expired rows nor reads the vault");
     let s2 = s.clone();
     let keys = run(async move { s2.keys().await }).unwrap();
     assert_eq!(format!("{keys:?}"), "[\"b\", \"a\"]");
@@ -775,10 +540,7 @@ fn get_all_undefined_or_null_lists_nothing_and_non_arrays_reject() {
     *w.get_all_override.borrow_mut() = Some(Js::obj(&[]));
     let e = list(&s).unwrap_err();
     assert!(matches!(e, StoreError::NotAnArray));
-    assert!(matches!(
-        delete_all(&s).unwrap_err(),
-        StoreError::NotAnArray
-    ));
+    assert!(matches!(delete_all(&s).unwrap_err(), StoreError::NotAnArray));
 }
 
 #[test]
@@ -790,10 +552,7 @@ fn malformed_get_all_entries_are_skipped() {
         Js::Num(3.0),
         Js::obj(&[("key", Js::Num(1.0)), ("value", ts_row("n", &[]))]),
         Js::obj(&[("key", Js::s("u1/p1/nov"))]),
-        Js::obj(&[
-            ("key", Js::s("u1/p1/str")),
-            ("value", Js::s("row as string")),
-        ]),
+        Js::obj(&[("key", Js::s("u1/p1/str")), ("value", Js::s("row as string"))]),
         good,
     ];
     *w.get_all_override.borrow_mut() = Some(Js::Arr(Rc::new(entries)));
@@ -809,28 +568,14 @@ fn delete_all_removes_every_scoped_row_including_pending_orphaned_and_expired() 
     let (w, s) = world();
     seed(&w, "a", &[], "v");
     seed(&w, "p", &[("pending", Js::Bool(true))], "v");
-    seed(
-        &w,
-        "o",
-        &[("pending", Js::Bool(true)), ("orphanedAt", Js::s("x"))],
-        "v",
-    );
+    seed(&w, "o", &[("pending", Js::Bool(true)), ("orphanedAt", Js::s("x"))], "v");
     seed(&w, "e", &[("expiresAt", Js::s(&iso(T0 - 1.0)))], "v");
     w.set_row("u1/p2/x", ts_row("x", &[]));
-    w.secrets
-        .borrow_mut()
-        .insert("u1/p2/x".into(), Js::s("other"));
+    w.secrets.borrow_mut().insert("u1/p2/x".into(), Js::s("other"));
     delete_all(&s).unwrap();
     let calls = w.take_calls();
     assert_eq!(calls[0], "metadata.getAll");
-    assert_eq!(
-        calls[1..4],
-        [
-            "metadata.get u1/p1/a",
-            "metadata.delete u1/p1/a",
-            "vault.deleteSecret u1/p1/a"
-        ]
-    );
+    assert_eq!(calls[1..4], ["metadata.get u1/p1/a", "metadata.delete u1/p1/a", "vault.deleteSecret u1/p1/a"]);
     assert_eq!(calls.len(), 1 + 4 * 3);
     assert_eq!(w.rows.borrow().len(), 1);
     assert!(w.secret("u1/p2/x").is_some(), "other scopes untouched");
@@ -858,27 +603,16 @@ fn delete_all_skips_vanished_rows_and_aggregates_failures_in_order() {
     gate.open();
     pool.run_until_stalled();
     let err = h.take().unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "ServerCredentialStore.deleteAll: one or more entries failed"
-    );
-    let StoreError::DeleteAll(errors) = err else {
-        panic!()
-    };
+    assert_eq!(err.to_string(), "ServerCredentialStore.deleteAll: one or more entries failed");
+    let StoreError::DeleteAll(errors) = err else { panic!() };
     assert_eq!(errors.len(), 2);
     assert!(matches!(&errors[0], StoreError::Host(v) if v.same(&ea)));
     assert_eq!(
         errors[1].to_string(),
         "ServerCredentialStore.deleteAll: metadata removed but vault delete failed for key c; orphan marker persisted"
     );
-    assert!(
-        w.row("u1/p1/d").same(&Js::Undefined),
-        "d is deleted after the failures"
-    );
-    assert!(w
-        .take_calls()
-        .iter()
-        .all(|c| !c.contains("u1/p1/b") || c == "metadata.get u1/p1/b"));
+    assert!(w.row("u1/p1/d").same(&Js::Undefined), "d is deleted after the failures");
+    assert!(w.take_calls().iter().all(|c| !c.contains("u1/p1/b") || c == "metadata.get u1/p1/b"));
 }
 
 // ---- concurrency (§1: calls interleave at every await) ---------------------
@@ -890,14 +624,7 @@ fn update_in_flight_read_sees_old_row_with_new_value() {
     let gate = w.hold("metadata", "put");
     let pool = Pool::default();
     let (s1, s2) = (s.clone(), s.clone());
-    let p = pool.spawn(async move {
-        s1.put(
-            &Js::s("k"),
-            &Js::s("v2"),
-            &Js::obj(&[("label", Js::s("new"))]),
-        )
-        .await
-    });
+    let p = pool.spawn(async move { s1.put(&Js::s("k"), &Js::s("v2"), &Js::obj(&[("label", Js::s("new"))])).await });
     pool.run_until_stalled();
     // The vault already holds v2; the row is still the old one.
     let g = pool.spawn(async move { s2.get(&Js::s("k")).await });
@@ -929,10 +656,7 @@ fn new_put_in_flight_is_invisible_and_a_racing_delete_touches_nothing() {
     assert!(!h.take().unwrap());
     assert_eq!(k.take().unwrap().items().len(), 0);
     assert!(!del.take().unwrap());
-    assert!(
-        w.take_calls().iter().all(|c| c.starts_with("metadata.get")),
-        "nothing but reads while pending"
-    );
+    assert!(w.take_calls().iter().all(|c| c.starts_with("metadata.get")), "nothing but reads while pending");
     gate.open();
     pool.run_until_stalled();
     p.take().unwrap();
@@ -987,11 +711,7 @@ fn no_error_message_contains_the_secret_or_an_invalid_key() {
             messages.push(e.to_string());
         }
     }
-    messages.push(
-        put(&s, &format!("{SECRET}/x"), &value, no_opts())
-            .unwrap_err()
-            .to_string(),
-    );
+    messages.push(put(&s, &format!("{SECRET}/x"), &value, no_opts()).unwrap_err().to_string());
     assert!(messages.len() >= 5);
     for m in &messages {
         assert!(!m.contains(SECRET), "{m}");
@@ -1002,21 +722,10 @@ fn no_error_message_contains_the_secret_or_an_invalid_key() {
 fn rows_written_match_the_ts_format_and_ts_rows_read_back() {
     // A row exactly as the TS store writes it, plus an old marker without orphanReason.
     let (w, s) = world();
-    seed(
-        &w,
-        "ts",
-        &[("label", Js::s("from ts")), ("pending", Js::Bool(false))],
-        "tsv",
-    );
+    seed(&w, "ts", &[("label", Js::s("from ts")), ("pending", Js::Bool(false))], "tsv");
     w.set_row(
         "u1/p1/old",
-        ts_row(
-            "old",
-            &[
-                ("pending", Js::Bool(true)),
-                ("orphanedAt", Js::s("2025-01-01T00:00:00.000Z")),
-            ],
-        ),
+        ts_row("old", &[("pending", Js::Bool(true)), ("orphanedAt", Js::s("2025-01-01T00:00:00.000Z"))]),
     );
     assert_eq!(get(&s, &Js::s("ts")).unwrap().str(), Some("tsv"));
     assert!(!has(&s, &Js::s("old")).unwrap());
@@ -1026,8 +735,5 @@ fn rows_written_match_the_ts_format_and_ts_rows_read_back() {
     put(&s, "mine", &Js::s("v"), no_opts()).unwrap();
     let row = w.row("u1/p1/mine");
     assert_eq!(row.keys(), keys_with(&["pending"]));
-    assert!(
-        row.has_own("label") && matches!(row.prop("label"), Js::Undefined),
-        "undefined fields are own properties"
-    );
+    assert!(row.has_own("label") && matches!(row.prop("label"), Js::Undefined), "undefined fields are own properties");
 }

@@ -13,10 +13,13 @@ pub fn into_js(e: StoreError<JsValue>) -> JsValue {
         StoreError::InvalidScope
         | StoreError::InvalidKey
         | StoreError::MissingMethod { .. }
-        | StoreError::NotAnArray => glue::type_error(&message),
+        | StoreError::NotAnArray
+        | StoreError::InvalidOption { .. } => glue::type_error(&message),
         StoreError::VaultWriteOrphaned { cause, .. }
         | StoreError::CommitOrphaned { cause, .. }
-        | StoreError::VaultDeleteOrphaned { cause, .. } => glue::error_with_cause(&message, &cause),
+        | StoreError::VaultDeleteOrphaned { cause, .. }
+        | StoreError::UpdateOrphaned { cause, .. }
+        | StoreError::RetiredOrphaned { cause, .. } => glue::error_with_cause(&message, &cause),
         StoreError::DeleteAll(errors) => {
             let errors: Array = errors.into_iter().map(into_js).collect();
             glue::aggregate_error(&errors, &message)

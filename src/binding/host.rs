@@ -37,6 +37,10 @@ pub mod glue {
         #[wasm_bindgen(js_name = aggregateError)]
         pub fn aggregate_error(errors: &Array, message: &str) -> JsValue;
         pub fn concat(a: &JsValue, b: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = versionToken)]
+        pub fn version_token() -> String;
+        #[wasm_bindgen(js_name = metadataSlot)]
+        pub fn metadata_slot(metadata: &JsValue) -> u32;
         #[wasm_bindgen(js_name = startsWith)]
         pub fn starts_with(s: &JsValue, prefix: &JsValue) -> bool;
 
@@ -64,10 +68,11 @@ enum Method {
     SetSecret,
     GetSecret,
     DeleteSecret,
+    GetByPrefix,
 }
 
 impl Method {
-    const ALL: [Method; 7] = [
+    const ALL: [Method; 8] = [
         Method::Get,
         Method::Put,
         Method::Delete,
@@ -75,6 +80,7 @@ impl Method {
         Method::SetSecret,
         Method::GetSecret,
         Method::DeleteSecret,
+        Method::GetByPrefix,
     ];
 
     const fn name(self) -> &'static str {
@@ -86,6 +92,7 @@ impl Method {
             Method::SetSecret => "setSecret",
             Method::GetSecret => "getSecret",
             Method::DeleteSecret => "deleteSecret",
+            Method::GetByPrefix => "getByPrefix",
         }
     }
 
@@ -129,10 +136,11 @@ const AWAITING: u32 = 0;
 const NOT_A_FUNCTION: u32 = 1;
 
 /// `await target[method](...args)`, the one way the store reaches the host:
-/// a sync throw or a rejection comes back as the same value.
-async fn call(target: &JsValue, object: &'static str, method: Method, args: Args<'_>) -> Result<JsValue, JsValue> {
+/// a sync throw or a rejection comes back as the same value; `None` when
+/// the method is not a function.
+async fn call_optional(target: &JsValue, method: Method, args: Args<'_>) -> Option<Result<JsValue, JsValue>> {
     let Some(slot) = task::current() else {
-        return Err(glue::type_error("ServerCredentialStore: host call outside an operation"));
+        return Some(Err(glue::type_error("ServerCredentialStore: host call outside an operation")));
     };
     let undefined = JsValue::UNDEFINED;
     let (argc, a, b) = match args {
@@ -143,11 +151,18 @@ async fn call(target: &JsValue, object: &'static str, method: Method, args: Args
     match glue::call_then(target, method.index(), argc, a, b, slot) {
         AWAITING => {
             task::begin_await(slot);
-            task::Inbox(slot).await
+            Some(task::Inbox(slot).await)
         }
-        NOT_A_FUNCTION => Err(into_js(StoreError::MissingMethod { object, method: method.name() })),
-        _ => Err(glue::take_thrown()),
+        NOT_A_FUNCTION => None,
+        _ => Some(Err(glue::take_thrown())),
     }
+}
+
+/// A call of a method the protocol requires: its absence is a TypeError naming it.
+async fn call(target: &JsValue, object: &'static str, method: Method, args: Args<'_>) -> Result<JsValue, JsValue> {
+    call_optional(target, method, args)
+        .await
+        .unwrap_or_else(|| Err(into_js(StoreError::MissingMethod { object, method: method.name() })))
 }
 
 /// The JS value model: plain `JsValue`s, read and built with JS semantics.
@@ -183,6 +198,12 @@ impl Values for JsValues {
     }
     fn as_string(&self, v: &JsValue) -> Option<String> {
         v.as_string()
+    }
+    fn as_number(&self, v: &JsValue) -> Option<f64> {
+        v.as_f64()
+    }
+    fn error_value(&self, e: JsValue) -> JsValue {
+        e
     }
     fn concat(&self, a: &JsValue, b: &JsValue) -> JsValue {
         glue::concat(a, b)
@@ -232,17 +253,16 @@ impl MetadataKv<JsValues> for JsKv {
         call(&self.0, "metadata", Method::Get, Args::One(id)).await
     }
     async fn put(&self, id: &JsValue, row: &JsValue) -> Result<(), JsValue> {
-        call(&self.0, "metadata", Method::Put, Args::Two(id, row))
-            .await
-            .map(drop)
+        call(&self.0, "metadata", Method::Put, Args::Two(id, row)).await.map(drop)
     }
     async fn delete(&self, id: &JsValue) -> Result<(), JsValue> {
-        call(&self.0, "metadata", Method::Delete, Args::One(id))
-            .await
-            .map(drop)
+        call(&self.0, "metadata", Method::Delete, Args::One(id)).await.map(drop)
     }
     async fn get_all(&self) -> Result<JsValue, JsValue> {
         call(&self.0, "metadata", Method::GetAll, Args::None).await
+    }
+    async fn get_by_prefix(&self, prefix: &JsValue) -> Option<Result<JsValue, JsValue>> {
+        call_optional(&self.0, Method::GetByPrefix, Args::One(prefix)).await
     }
 }
 
@@ -257,27 +277,13 @@ impl JsVault {
 
 impl SecretVault<JsValues> for JsVault {
     async fn set_secret(&self, id: &JsValue, secret: &JsValue) -> Result<(), JsValue> {
-        call(
-            &self.0,
-            "vault",
-            Method::SetSecret,
-            Args::Two(id, secret),
-        )
-        .await
-        .map(drop)
+        call(&self.0, "vault", Method::SetSecret, Args::Two(id, secret)).await.map(drop)
     }
     async fn get_secret(&self, id: &JsValue) -> Result<JsValue, JsValue> {
         call(&self.0, "vault", Method::GetSecret, Args::One(id)).await
     }
     async fn delete_secret(&self, id: &JsValue) -> Result<(), JsValue> {
-        call(
-            &self.0,
-            "vault",
-            Method::DeleteSecret,
-            Args::One(id),
-        )
-        .await
-        .map(drop)
+        call(&self.0, "vault", Method::DeleteSecret, Args::One(id)).await.map(drop)
     }
 }
 
@@ -293,5 +299,8 @@ impl Clock<JsValues> for JsClock {
     }
     fn date_ms(&self, v: &JsValue) -> Result<f64, JsValue> {
         glue::date_ms(v)
+    }
+    fn version_token(&self) -> String {
+        glue::version_token()
     }
 }

@@ -7,12 +7,14 @@ mod error;
 mod host;
 mod task;
 
-use std::rc::Rc;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
-use crate::core::{Field, Store};
+use crate::core::{Field, KeyLocks, Store, Values};
 use error::into_js;
 use host::{JsClock, JsKv, JsValues, JsVault};
 
@@ -25,6 +27,32 @@ type JsStore = Store<JsValues, JsKv, JsVault, JsClock>;
 #[wasm_bindgen]
 pub struct StoreCore {
     store: Rc<JsStore>,
+}
+
+thread_local! {
+    /// Write turns per metadata object (by the glue's slot number), held weakly.
+    static LOCKS: RefCell<HashMap<u32, Weak<KeyLocks>>> = RefCell::new(HashMap::new());
+}
+
+/// The write turns every store over this metadata object shares.
+fn shared_locks(metadata: &JsValue) -> Rc<KeyLocks> {
+    let slot = host::glue::metadata_slot(metadata);
+    if slot == 0 {
+        return KeyLocks::new();
+    }
+    LOCKS.with(|m| {
+        let mut m = m.borrow_mut();
+        if let Some(live) = m.get(&slot).and_then(Weak::upgrade) {
+            return live;
+        }
+        // Forget the turns of metadata objects no store uses any more.
+        if m.len() >= 64 && m.len().is_power_of_two() {
+            m.retain(|_, w| w.strong_count() > 0);
+        }
+        let locks = KeyLocks::new();
+        m.insert(slot, Rc::downgrade(&locks));
+        locks
+    })
 }
 
 /// Runs one store operation as a JS promise; errors leave as JS errors.
@@ -48,18 +76,12 @@ impl StoreCore {
         let metadata = read(Field::Metadata)?;
         let user_id = read(Field::UserId)?;
         let project_id = read(Field::ProjectId)?;
-        let store = Store::new(
-            JsValues,
-            JsKv::new(metadata),
-            JsVault::new(vault),
-            JsClock,
-            &user_id,
-            &project_id,
-        )
-        .map_err(into_js)?;
-        Ok(StoreCore {
-            store: Rc::new(store),
-        })
+        let strict = read(Field::Strict)?;
+        let locks = shared_locks(&metadata);
+        let store = Store::new(JsValues, JsKv::new(metadata), JsVault::new(vault), JsClock, &user_id, &project_id)
+            .map_err(into_js)?;
+        let store = if JsValues.is_truthy(&strict) { store.strict(locks) } else { store.with_locks(locks) };
+        Ok(StoreCore { store: Rc::new(store) })
     }
 
     pub fn get(&self, key: JsValue) -> Promise {
@@ -71,11 +93,7 @@ impl StoreCore {
     }
 
     pub fn put(&self, key: JsValue, value: JsValue, options: JsValue) -> Promise {
-        run(&self.store, |s| async move {
-            s.put(&key, &value, &options)
-                .await
-                .map(|()| JsValue::UNDEFINED)
-        })
+        run(&self.store, |s| async move { s.put(&key, &value, &options).await.map(|()| JsValue::UNDEFINED) })
     }
 
     pub fn delete(&self, key: JsValue) -> Promise {
@@ -91,10 +109,19 @@ impl StoreCore {
         run(&self.store, |s| async move { s.list_metadata().await })
     }
 
+    /// listOrphans(options?): rows an operator must reconcile (never a value).
+    #[wasm_bindgen(js_name = listOrphans)]
+    pub fn list_orphans(&self, options: JsValue) -> Promise {
+        run(&self.store, |s| async move { s.list_orphans_report(&options).await })
+    }
+
+    /// reconcile(options?): repairs each orphan; a report, not a rejection, per failure.
+    pub fn reconcile(&self, options: JsValue) -> Promise {
+        run(&self.store, |s| async move { s.reconcile(&options).await })
+    }
+
     #[wasm_bindgen(js_name = deleteAll)]
     pub fn delete_all(&self) -> Promise {
-        run(&self.store, |s| async move {
-            s.delete_all().await.map(|()| JsValue::UNDEFINED)
-        })
+        run(&self.store, |s| async move { s.delete_all().await.map(|()| JsValue::UNDEFINED) })
     }
 }

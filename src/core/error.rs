@@ -31,13 +31,13 @@ pub enum StoreError<E> {
     InvalidKey,
     /// → `TypeError`: a host object lacks a method the protocol must call.
     #[error("ServerCredentialStore: {object}.{method} is not a function")]
-    MissingMethod {
-        object: &'static str,
-        method: &'static str,
-    },
+    MissingMethod { object: &'static str, method: &'static str },
     /// → `TypeError`: `getAll()` resolved to something that is neither an array nor undefined/null.
     #[error("ServerCredentialStore: metadata.getAll() did not resolve to an array")]
     NotAnArray,
+    /// → `TypeError`: an option of listOrphans/reconcile has the wrong type.
+    #[error("ServerCredentialStore: {name} must be a non-negative number")]
+    InvalidOption { name: &'static str },
     /// → the very value the host threw or rejected with (a raw rethrow).
     #[error("host error")]
     Host(E),
@@ -54,12 +54,17 @@ pub enum StoreError<E> {
         "ServerCredentialStore.{op}: metadata removed but vault delete failed for key {key}{}",
         if *marker_persisted { "; orphan marker persisted" } else { "; orphan marker also failed to persist" }
     )]
-    VaultDeleteOrphaned {
-        op: DeleteOp,
-        key: String,
-        marker_persisted: bool,
-        cause: E,
-    },
+    VaultDeleteOrphaned { op: DeleteOp, key: String, marker_persisted: bool, cause: E },
+    /// → `Error` with `cause` (strict update): the new version's row flip
+    /// failed and so did deleting the new version's bytes.
+    #[error("ServerCredentialStore.put: metadata update failed and rollback may have orphaned vault id {vault_id}")]
+    UpdateOrphaned { vault_id: String, cause: E },
+    /// → `Error` with `cause` (strict update): the new value is stored, but
+    /// the old version's bytes could be neither deleted nor recorded.
+    #[error(
+        "ServerCredentialStore.put: value stored, but the previous version at vault id {vault_id} could not be deleted nor recorded for reconciliation"
+    )]
+    RetiredOrphaned { vault_id: String, cause: E },
     /// → `AggregateError` of each failed id's error, in order.
     #[error("ServerCredentialStore.deleteAll: one or more entries failed")]
     DeleteAll(Vec<StoreError<E>>),

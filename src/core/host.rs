@@ -31,6 +31,10 @@ pub trait Values {
     fn is_true(&self, v: &Self::Val) -> bool;
     /// `a === b`
     fn strict_eq(&self, a: &Self::Val, b: &Self::Val) -> bool;
+    /// The number, if `v` is one.
+    fn as_number(&self, v: &Self::Val) -> Option<f64>;
+    /// A thrown value as a value (to report it inside an object).
+    fn error_value(&self, e: Self::Err) -> Self::Val;
     /// The string, if `v` is one.
     fn as_string(&self, v: &Self::Val) -> Option<String>;
     /// `a + b` of two strings: ids are built host-side so they need not cross as text.
@@ -59,6 +63,11 @@ pub trait MetadataKv<V: Values> {
     fn delete(&self, id: &V::Val) -> impl Future<Output = Result<(), V::Err>>;
     /// The raw result of `getAll()`: an array of `{ key, value }`, or undefined.
     fn get_all(&self) -> impl Future<Output = Result<V::Val, V::Err>>;
+    /// The optional capability `getByPrefix(prefix)`: the `{ key, value }`
+    /// entries whose key starts with `prefix`. `None` when the KV lacks it.
+    fn get_by_prefix(&self, _prefix: &V::Val) -> impl Future<Output = Option<Result<V::Val, V::Err>>> {
+        std::future::ready(None)
+    }
 }
 
 /// The caller's vault: holds the secret bytes, keyed by vault id.
@@ -76,4 +85,7 @@ pub trait Clock<V: Values> {
     fn now_ms(&self) -> Result<f64, V::Err>;
     /// `+new Date(v)`: NaN for an unparseable date.
     fn date_ms(&self, v: &V::Val) -> Result<f64, V::Err>;
+    /// Strict mode: a version token for a fresh vault id, unique across
+    /// processes (time and randomness); `[A-Za-z0-9-]`, at most 64 chars.
+    fn version_token(&self) -> String;
 }

@@ -4,8 +4,7 @@
 /// `^[A-Za-z0-9._:-]{1,128}$`, ASCII only.
 pub fn is_safe_segment(s: &str) -> bool {
     (1..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 /// The `userId/projectId/` prefix every vault id and metadata key of one store shares.
@@ -17,9 +16,8 @@ pub struct Scope {
 impl Scope {
     /// `None` when either part fails the grammar (the caller never echoes it).
     pub fn new(user_id: &str, project_id: &str) -> Option<Scope> {
-        (is_safe_segment(user_id) && is_safe_segment(project_id)).then(|| Scope {
-            prefix: format!("{user_id}/{project_id}/"),
-        })
+        (is_safe_segment(user_id) && is_safe_segment(project_id))
+            .then(|| Scope { prefix: format!("{user_id}/{project_id}/") })
     }
 
     pub fn prefix(&self) -> &str {

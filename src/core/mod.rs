@@ -3,11 +3,15 @@
 mod error;
 mod host;
 mod key;
+mod lock;
+mod reconcile;
 mod row;
 mod store;
 
 pub use error::{DeleteOp, HostResult, StoreError};
 pub use host::{Clock, MetadataKv, SecretVault, Values};
 pub use key::{is_safe_segment, Scope};
-pub use row::{Field, OrphanReason};
+pub use lock::{KeyGuard, KeyLocks};
+pub use reconcile::{Orphan, Outcome, DEFAULT_STALE_PENDING_MS};
+pub use row::{Field, Finding, OrphanReason};
 pub use store::Store;

@@ -1,32 +1,41 @@
 //! The protocol of SPEC §4, one function per step. Each host call is awaited
-//! before the next; no lock is held, so calls on one store interleave at
-//! every await exactly as the TypeScript store's do.
+//! before the next. In the compatible mode (the default) no lock is held,
+//! so calls interleave at every await exactly as the TypeScript store's do;
+//! strict mode (SPEC §6) adds versioned vault ids and per-key write turns.
+
+use std::rc::Rc;
 
 use super::error::{DeleteOp, HostResult, StoreError};
 use super::host::{Clock, MetadataKv, SecretVault, Values};
 use super::key::Scope;
+use super::lock::{KeyGuard, KeyLocks};
 use super::row::{self, BaseRow, Field, OrphanReason};
 
-type Result<T, V> = std::result::Result<T, StoreError<<V as Values>::Err>>;
+pub(super) type Result<T, V> = std::result::Result<T, StoreError<<V as Values>::Err>>;
+pub(super) type HostRes<T, V> = std::result::Result<T, <V as Values>::Err>;
 
 /// A project-scoped credential store over a metadata KV, a vault and a clock.
 pub struct Store<V: Values, K, S, C> {
-    v: V,
-    kv: K,
-    vault: S,
-    clock: C,
-    scope: Scope,
+    pub(super) v: V,
+    pub(super) kv: K,
+    pub(super) vault: S,
+    pub(super) clock: C,
+    pub(super) scope: Scope,
     /// `userId` / `projectId` as host values, written into every row.
-    user_id: V::Val,
-    project_id: V::Val,
+    pub(super) user_id: V::Val,
+    pub(super) project_id: V::Val,
     /// `userId/projectId/` as a host value, the start of every id.
-    prefix: V::Val,
+    pub(super) prefix: V::Val,
+    /// Write turns, shared by the stores over one metadata object.
+    pub(super) locks: Rc<KeyLocks>,
+    pub(super) strict: bool,
 }
 
-/// A valid key and its vault id (also its metadata KV key).
-struct Addressed<T> {
-    key: T,
-    id: T,
+/// A valid key, its text and its id (the metadata KV key and plain vault id).
+pub(super) struct Addressed<T> {
+    pub(super) key: T,
+    pub(super) id: T,
+    pub(super) id_text: String,
 }
 
 impl<V, K, S, C> Store<V, K, S, C>
@@ -37,14 +46,7 @@ where
     C: Clock<V>,
 {
     /// SPEC §2: both scope parts must be strings matching SAFE_SEGMENT.
-    pub fn new(
-        v: V,
-        kv: K,
-        vault: S,
-        clock: C,
-        user_id: &V::Val,
-        project_id: &V::Val,
-    ) -> Result<Self, V> {
+    pub fn new(v: V, kv: K, vault: S, clock: C, user_id: &V::Val, project_id: &V::Val) -> Result<Self, V> {
         let (Some(user), Some(project)) = (v.as_string(user_id), v.as_string(project_id)) else {
             return Err(StoreError::InvalidScope);
         };
@@ -59,7 +61,24 @@ where
             vault,
             clock,
             scope,
+            locks: KeyLocks::new(),
+            strict: false,
         })
+    }
+
+    /// Strict mode (opt-in): versioned vault ids, per-key write turns taken
+    /// from `locks` (share one per metadata object).
+    pub fn strict(mut self, locks: Rc<KeyLocks>) -> Self {
+        self.locks = locks;
+        self.strict = true;
+        self
+    }
+
+    /// Shares write turns with other stores without turning strict mode on
+    /// (reconcile always takes them).
+    pub fn with_locks(mut self, locks: Rc<KeyLocks>) -> Self {
+        self.locks = locks;
+        self
     }
 
     pub fn scope(&self) -> &Scope {
@@ -69,26 +88,54 @@ where
     /// `None` for a non-string key or one that fails the grammar.
     fn address(&self, key: &V::Val) -> Option<Addressed<V::Val>> {
         let key_text = self.v.as_string(key)?;
-        self.scope.id_of(&key_text)?;
-        Some(Addressed { key: key.clone(), id: self.v.concat(&self.prefix, key) })
+        let id_text = self.scope.id_of(&key_text)?;
+        Some(Addressed { key: key.clone(), id: self.v.concat(&self.prefix, key), id_text })
     }
+
+    /// Strict mode: the turn of one id for a write. Compatible mode: none.
+    async fn write_turn(&self, id_text: &str) -> Option<KeyGuard> {
+        if self.strict {
+            Some(self.locks.lock(id_text).await)
+        } else {
+            None
+        }
+    }
+
+    // ---- reads ---------------------------------------------------------
 
     /// get(key) → the secret, or undefined (SPEC §4 get).
     pub async fn get(&self, key: &V::Val) -> Result<V::Val, V> {
-        let Some(a) = self.address(key) else {
-            return Ok(self.v.undefined());
-        };
-        if self.live_row(&a).await?.is_none() {
-            return Ok(self.v.undefined());
+        let Some(a) = self.address(key) else { return Ok(self.v.undefined()) };
+        if !self.strict {
+            if self.live_row(&a).await?.is_none() {
+                return Ok(self.v.undefined());
+            }
+            return self.vault.get_secret(&a.id).await.host();
         }
-        self.vault.get_secret(&a.id).await.host()
+        self.get_versioned(&a).await
+    }
+
+    /// Strict get: the row's own version. If that version vanished, an
+    /// update retired it after we read the row: read the new row once more.
+    async fn get_versioned(&self, a: &Addressed<V::Val>) -> Result<V::Val, V> {
+        let mut last_vault_id: Option<String> = None;
+        loop {
+            let Some(row) = self.live_row(a).await? else { return Ok(self.v.undefined()) };
+            let (vault_id, vault_text) = self.vault_id_of(a, &row).host()?;
+            if last_vault_id.as_deref() == Some(vault_text.as_str()) {
+                return Ok(self.v.undefined());
+            }
+            let value = self.vault.get_secret(&vault_id).await.host()?;
+            if !self.v.is_undefined(&value) || vault_text == a.id_text {
+                return Ok(value);
+            }
+            last_vault_id = Some(vault_text);
+        }
     }
 
     /// has(key): get without touching the vault.
     pub async fn has(&self, key: &V::Val) -> Result<bool, V> {
-        let Some(a) = self.address(key) else {
-            return Ok(false);
-        };
+        let Some(a) = self.address(key) else { return Ok(false) };
         Ok(self.live_row(&a).await?.is_some())
     }
 
@@ -106,14 +153,44 @@ where
         Ok(Some(row))
     }
 
+    /// The vault id holding a row's bytes: in strict mode its `vaultId` when
+    /// that names a version of this id, else the id itself.
+    pub(super) fn vault_id_of(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(V::Val, String), V> {
+        if self.strict {
+            let named = self.v.get(row, Field::VaultId)?;
+            if let Some(text) = self.v.as_string(&named).filter(|t| row::is_version_of(&a.id_text, t)) {
+                return Ok((named, text));
+            }
+        }
+        Ok((a.id.clone(), a.id_text.clone()))
+    }
+
+    /// Strict rows: old versions whose delete failed (validated like `vaultId`).
+    pub(super) fn retired_ids_of(&self, id_text: &str, row: &V::Val) -> HostRes<Vec<V::Val>, V> {
+        let listed = self.v.get(row, Field::RetiredVaultIds)?;
+        let items = self.v.array_items(&listed).unwrap_or_default();
+        Ok(items
+            .into_iter()
+            .filter(|t| self.v.as_string(t).is_some_and(|t| t != id_text && row::is_version_of(id_text, &t)))
+            .collect())
+    }
+
+    // ---- put -----------------------------------------------------------
+
     /// put(key, value, options?) (SPEC §4 put). `value` goes to the vault untouched.
     pub async fn put(&self, key: &V::Val, value: &V::Val, options: &V::Val) -> Result<(), V> {
         let a = self.address(key).ok_or(StoreError::InvalidKey)?;
+        let _turn = self.write_turn(&a.id_text).await;
         let now = self.clock.now_iso().host()?;
         let existing = self.kv.get(&a.id).await.host()?;
-        let base = self.base_row(&existing, options, now).host()?;
+        let mut base = self.base_row(&existing, options, now).host()?;
+        if self.strict {
+            base.vault_id = Some(self.v.string(&format!("{}#{}", a.id_text, self.clock.version_token())));
+        }
         if self.v.is_undefined(&existing) {
             self.put_new(&a, value, &base).await
+        } else if self.strict {
+            self.put_update_versioned(&a, value, &base, &existing).await
         } else {
             self.put_update(&a, value, &base).await
         }
@@ -122,14 +199,9 @@ where
     /// Step 3: label/provider from options or carried over, createdAt kept,
     /// expiresAt from `options.expiresAt.toISOString()` or carried over.
     /// No other field of `existing` survives.
-    fn base_row(
-        &self,
-        existing: &V::Val,
-        options: &V::Val,
-        now: V::Val,
-    ) -> std::result::Result<BaseRow<V::Val>, V::Err> {
+    fn base_row(&self, existing: &V::Val, options: &V::Val, now: V::Val) -> HostRes<BaseRow<V::Val>, V> {
         let v = &self.v;
-        let option_or_existing = |f: Field| -> std::result::Result<V::Val, V::Err> {
+        let option_or_existing = |f: Field| -> HostRes<V::Val, V> {
             let given = v.get(options, f)?;
             if v.is_nullish(&given) {
                 v.get(existing, f)
@@ -140,32 +212,17 @@ where
         let label = option_or_existing(Field::Label)?;
         let provider = option_or_existing(Field::Provider)?;
         let created_at = v.get(existing, Field::CreatedAt)?;
-        let created_at = if v.is_nullish(&created_at) {
-            now.clone()
-        } else {
-            created_at
-        };
+        let created_at = if v.is_nullish(&created_at) { now.clone() } else { created_at };
         let expires_at = if v.is_truthy(&v.get(options, Field::ExpiresAt)?) {
             v.expires_at_iso(options)?
         } else {
             v.get(existing, Field::ExpiresAt)?
         };
-        Ok(BaseRow {
-            label,
-            provider,
-            created_at,
-            updated_at: now,
-            expires_at,
-        })
+        Ok(BaseRow { label, provider, created_at, updated_at: now, expires_at, vault_id: None })
     }
 
-    /// `{ userId, projectId, key, label, provider, createdAt, updatedAt, expiresAt, ...extra }`
-    fn row(
-        &self,
-        a: &Addressed<V::Val>,
-        base: &BaseRow<V::Val>,
-        extra: &[(Field, V::Val)],
-    ) -> V::Val {
+    /// `{ userId, projectId, key, label, provider, createdAt, updatedAt, expiresAt, [vaultId], ...extra }`
+    fn row(&self, a: &Addressed<V::Val>, base: &BaseRow<V::Val>, extra: &[(Field, V::Val)]) -> V::Val {
         let mut props = vec![
             (Field::UserId, self.user_id.clone()),
             (Field::ProjectId, self.project_id.clone()),
@@ -176,54 +233,40 @@ where
             (Field::UpdatedAt, base.updated_at.clone()),
             (Field::ExpiresAt, base.expires_at.clone()),
         ];
+        if let Some(vault_id) = &base.vault_id {
+            props.push((Field::VaultId, vault_id.clone()));
+        }
         props.extend_from_slice(extra);
         self.v.object(&props)
     }
 
     /// Step 4: pending row first, then the vault, then the commit; each
     /// failure rolls back or leaves an orphan marker an operator can find.
-    async fn put_new(
-        &self,
-        a: &Addressed<V::Val>,
-        value: &V::Val,
-        base: &BaseRow<V::Val>,
-    ) -> Result<(), V> {
+    async fn put_new(&self, a: &Addressed<V::Val>, value: &V::Val, base: &BaseRow<V::Val>) -> Result<(), V> {
+        let vault_id = base.vault_id.as_ref().unwrap_or(&a.id);
         let pending = self.row(a, base, &[(Field::Pending, self.v.boolean(true))]);
         self.kv.put(&a.id, &pending).await.host()?;
 
-        if let Err(e) = self.vault.set_secret(&a.id, value).await {
+        if let Err(e) = self.vault.set_secret(vault_id, value).await {
             return match self.kv.delete(&a.id).await {
                 Ok(()) => Err(StoreError::Host(e)),
                 Err(_) => {
-                    self.put_base_marker(a, base, OrphanReason::VaultWriteFailed)
-                        .await;
-                    Err(StoreError::VaultWriteOrphaned {
-                        id: self.id_text(&a.id),
-                        cause: e,
-                    })
+                    self.put_base_marker(a, base, OrphanReason::VaultWriteFailed).await;
+                    Err(StoreError::VaultWriteOrphaned { id: a.id_text.clone(), cause: e })
                 }
             };
         }
 
         let committed = self.row(a, base, &[(Field::Pending, self.v.boolean(false))]);
         if let Err(c) = self.kv.put(&a.id, &committed).await {
-            self.put_base_marker(a, base, OrphanReason::MetadataCommitFailed)
-                .await;
-            return Err(StoreError::CommitOrphaned {
-                id: self.id_text(&a.id),
-                cause: c,
-            });
+            self.put_base_marker(a, base, OrphanReason::MetadataCommitFailed).await;
+            return Err(StoreError::CommitOrphaned { id: a.id_text.clone(), cause: c });
         }
         Ok(())
     }
 
     /// Best effort: `metadata.put(id, { ...base, pending: true, orphanedAt, orphanReason })`.
-    async fn put_base_marker(
-        &self,
-        a: &Addressed<V::Val>,
-        base: &BaseRow<V::Val>,
-        reason: OrphanReason,
-    ) {
+    async fn put_base_marker(&self, a: &Addressed<V::Val>, base: &BaseRow<V::Val>, reason: OrphanReason) {
         if let Ok(now) = self.clock.now_iso() {
             let marker = self.row(a, base, &row::marker_props(&self.v, now, reason));
             let _ = self.kv.put(&a.id, &marker).await;
@@ -231,76 +274,107 @@ where
     }
 
     /// Step 5: vault, then row; failures reject raw and nothing is rolled back.
-    async fn put_update(
-        &self,
-        a: &Addressed<V::Val>,
-        value: &V::Val,
-        base: &BaseRow<V::Val>,
-    ) -> Result<(), V> {
+    async fn put_update(&self, a: &Addressed<V::Val>, value: &V::Val, base: &BaseRow<V::Val>) -> Result<(), V> {
         self.vault.set_secret(&a.id, value).await.host()?;
         self.kv.put(&a.id, &self.row(a, base, &[])).await.host()
     }
 
+    /// Strict update: the new value under a fresh version, then the row
+    /// flips to it, then the old version goes. A reader sees the old row
+    /// with the old value or the new row with the new value, never a mix.
+    async fn put_update_versioned(
+        &self,
+        a: &Addressed<V::Val>,
+        value: &V::Val,
+        base: &BaseRow<V::Val>,
+        existing: &V::Val,
+    ) -> Result<(), V> {
+        let new_id = base.vault_id.as_ref().unwrap_or(&a.id);
+        let (old_id, old_text) = self.vault_id_of(a, existing).host()?;
+        let mut retired = self.retired_ids_of(&a.id_text, existing).host()?;
+        self.vault.set_secret(new_id, value).await.host()?;
+
+        // Old versions not yet deleted stay recorded on the new row until they are.
+        let record = |ids: &[V::Val]| -> Vec<(Field, V::Val)> {
+            if ids.is_empty() {
+                vec![]
+            } else {
+                vec![(Field::RetiredVaultIds, self.v.array(ids.to_vec()))]
+            }
+        };
+        if let Err(c) = self.kv.put(&a.id, &self.row(a, base, &record(&retired))).await {
+            return match self.vault.delete_secret(new_id).await {
+                Ok(()) => Err(StoreError::Host(c)),
+                Err(_) => {
+                    Err(StoreError::UpdateOrphaned { vault_id: self.v.as_string(new_id).unwrap_or_default(), cause: c })
+                }
+            };
+        }
+        if let Err(e) = self.vault.delete_secret(&old_id).await {
+            retired.push(old_id);
+            if self.kv.put(&a.id, &self.row(a, base, &record(&retired))).await.is_err() {
+                return Err(StoreError::RetiredOrphaned { vault_id: old_text, cause: e });
+            }
+        }
+        Ok(())
+    }
+
+    // ---- delete --------------------------------------------------------
+
     /// delete(key) → whether a committed row was deleted (SPEC §4 delete).
     /// A pending row is left alone: it protects an in-flight put or an orphan marker.
     pub async fn delete(&self, key: &V::Val) -> Result<bool, V> {
-        let Some(a) = self.address(key) else {
-            return Ok(false);
-        };
+        let Some(a) = self.address(key) else { return Ok(false) };
+        let _turn = self.write_turn(&a.id_text).await;
         let row = self.kv.get(&a.id).await.host()?;
         if row::is_missing(&self.v, &row) || row::is_pending(&self.v, &row).host()? {
             return Ok(false);
         }
-        self.commit_delete(&a.id, &row, DeleteOp::Delete)
-            .await?;
+        self.commit_delete(&a, &row, DeleteOp::Delete).await?;
         Ok(true)
     }
 
-    /// Metadata first, then the vault; a vault failure leaves a marker
-    /// spreading the whole existing row so the bytes stay discoverable.
-    async fn commit_delete(&self, id: &V::Val, row: &V::Val, op: DeleteOp) -> Result<(), V> {
-        self.kv.delete(id).await.host()?;
-        let Err(e) = self.vault.delete_secret(id).await else {
-            return Ok(());
-        };
+    /// Metadata first, then the vault (in strict mode every version the row
+    /// names); a vault failure leaves a marker spreading the whole existing
+    /// row so the bytes stay discoverable.
+    async fn commit_delete(&self, a: &Addressed<V::Val>, row: &V::Val, op: DeleteOp) -> Result<(), V> {
+        self.kv.delete(&a.id).await.host()?;
+        let Err(e) = self.delete_vault_bytes(a, row).await else { return Ok(()) };
         let marker_persisted = match self.delete_marker(row) {
-            Ok(marker) => self.kv.put(id, &marker).await.is_ok(),
+            Ok(marker) => self.kv.put(&a.id, &marker).await.is_ok(),
             Err(_) => false,
         };
-        Err(StoreError::VaultDeleteOrphaned {
-            op,
-            key: self.key_text(id),
-            marker_persisted,
-            cause: e,
-        })
+        let key = self.scope.key_of(&a.id_text).unwrap_or(&a.id_text).to_owned();
+        Err(StoreError::VaultDeleteOrphaned { op, key, marker_persisted, cause: e })
     }
 
-    /// The id as text, for an error message (the failure path only).
-    fn id_text(&self, id: &V::Val) -> String {
-        self.v.as_string(id).unwrap_or_default()
+    /// Deletes the bytes a row points at: the plain id, or in strict mode
+    /// its version and any retired versions. The first failure is returned.
+    async fn delete_vault_bytes(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(), V> {
+        if !self.strict {
+            return self.vault.delete_secret(&a.id).await;
+        }
+        let (vault_id, _) = self.vault_id_of(a, row)?;
+        let mut first_error = self.vault.delete_secret(&vault_id).await.err();
+        for retired in self.retired_ids_of(&a.id_text, row)? {
+            if let Err(e) = self.vault.delete_secret(&retired).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
-    /// The key an id in this scope names, for an error message.
-    fn key_text(&self, id: &V::Val) -> String {
-        let id = self.id_text(id);
-        self.scope.key_of(&id).unwrap_or(&id).to_owned()
-    }
-
-    fn delete_marker(&self, row: &V::Val) -> std::result::Result<V::Val, V::Err> {
+    fn delete_marker(&self, row: &V::Val) -> HostRes<V::Val, V> {
         let now = self.clock.now_iso()?;
-        self.v.spread(
-            row,
-            &row::marker_props(&self.v, now, OrphanReason::VaultDeleteFailed),
-        )
+        self.v.spread(row, &row::marker_props(&self.v, now, OrphanReason::VaultDeleteFailed))
     }
+
+    // ---- listing -------------------------------------------------------
 
     /// keys(): the `key` of each listMetadata entry.
     pub async fn keys(&self) -> Result<V::Val, V> {
         let infos = self.list_infos().await?;
-        let keys = infos
-            .iter()
-            .map(|info| self.v.get(info, Field::Key))
-            .collect::<std::result::Result<_, _>>();
+        let keys = infos.iter().map(|info| self.v.get(info, Field::Key)).collect::<std::result::Result<_, _>>();
         Ok(self.v.array(keys.host()?))
     }
 
@@ -312,9 +386,7 @@ where
     async fn list_infos(&self) -> Result<Vec<V::Val>, V> {
         let mut infos = Vec::new();
         for (_, row) in self.scoped_entries().await? {
-            if row::is_pending(&self.v, &row).host()?
-                || row::is_expired(&self.v, &self.clock, &row).host()?
-            {
+            if row::is_pending(&self.v, &row).host()? || row::is_expired(&self.v, &self.clock, &row).host()? {
                 continue;
             }
             infos.push(row::info(&self.v, &row).host()?);
@@ -339,19 +411,33 @@ where
     }
 
     async fn delete_scoped_id(&self, id: &V::Val) -> Result<(), V> {
-        let row = self.kv.get(id).await.host()?;
+        let a = self.readdress(id);
+        let _turn = self.write_turn(&a.id_text).await;
+        let row = self.kv.get(&a.id).await.host()?;
         if row::is_missing(&self.v, &row) {
             return Ok(());
         }
-        self.commit_delete(id, &row, DeleteOp::DeleteAll).await
+        self.commit_delete(&a, &row, DeleteOp::DeleteAll).await
     }
 
-    /// `getAll()` entries whose KV key has this scope's prefix and whose row
-    /// names this userId and projectId (defence in depth), as `(id, row)`.
-    /// An entry that is not `{ key: string, value: truthy }` is no row of ours.
-    async fn scoped_entries(&self) -> Result<Vec<(V::Val, V::Val)>, V> {
+    /// An id found in the KV, addressed like a key (its text is needed for
+    /// turns and messages only).
+    pub(super) fn readdress(&self, id: &V::Val) -> Addressed<V::Val> {
+        let id_text = self.v.as_string(id).unwrap_or_default();
+        let key_text = self.scope.key_of(&id_text).unwrap_or_default();
+        Addressed { key: self.v.string(key_text), id: id.clone(), id_text }
+    }
+
+    /// The entries of this scope whose row names this userId and projectId
+    /// (defence in depth), as `(id, row)`, from `getByPrefix(prefix)` when
+    /// the KV offers it, else from `getAll()`. An entry that is not
+    /// `{ key: string with our prefix, value: truthy }` is no row of ours.
+    pub(super) async fn scoped_entries(&self) -> Result<Vec<(V::Val, V::Val)>, V> {
         let v = &self.v;
-        let all = self.kv.get_all().await.host()?;
+        let all = match self.kv.get_by_prefix(&self.prefix).await {
+            Some(found) => found.host()?,
+            None => self.kv.get_all().await.host()?,
+        };
         if v.is_nullish(&all) {
             return Ok(Vec::new());
         }

@@ -106,14 +106,7 @@ impl Gate {
     }
     pub async fn pass(&self) {
         let g = self.0.clone();
-        std::future::poll_fn(move |_| {
-            if g.get() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
+        std::future::poll_fn(move |_| if g.get() { Poll::Ready(()) } else { Poll::Pending }).await;
         PROGRESS.with(|p| p.set(p.get() + 1));
     }
 }

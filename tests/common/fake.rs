@@ -38,24 +38,14 @@ impl Js {
     }
     pub fn obj(props: &[(&str, Js)]) -> Js {
         Js::Obj(Rc::new(Obj {
-            props: RefCell::new(
-                props
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
-                    .collect(),
-            ),
+            props: RefCell::new(props.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()),
             throwing_getter: None,
         }))
     }
     /// An object whose `name` getter throws `err` (reads and spreads of it fail).
     pub fn obj_throwing(props: &[(&str, Js)], name: &str, err: Js) -> Js {
         Js::Obj(Rc::new(Obj {
-            props: RefCell::new(
-                props
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
-                    .collect(),
-            ),
+            props: RefCell::new(props.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()),
             throwing_getter: Some((name.to_string(), err)),
         }))
     }
@@ -88,13 +78,9 @@ impl Js {
     /// Own property read (no getters), `undefined` when absent.
     pub fn prop(&self, name: &str) -> Js {
         match self {
-            Js::Obj(o) => o
-                .props
-                .borrow()
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or(Js::Undefined),
+            Js::Obj(o) => {
+                o.props.borrow().iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or(Js::Undefined)
+            }
             _ => Js::Undefined,
         }
     }
@@ -186,6 +172,15 @@ impl Values for FakeValues {
     fn strict_eq(&self, a: &Js, b: &Js) -> bool {
         a.same(b)
     }
+    fn as_number(&self, v: &Js) -> Option<f64> {
+        match v {
+            Js::Num(n) => Some(*n),
+            _ => None,
+        }
+    }
+    fn error_value(&self, e: Js) -> Js {
+        e
+    }
     fn as_string(&self, v: &Js) -> Option<String> {
         v.str().map(str::to_owned)
     }
@@ -202,10 +197,7 @@ impl Values for FakeValues {
         match read(options, "expiresAt")? {
             Js::Date(ms) if ms.is_finite() => Ok(Js::s(&iso(ms))),
             Js::Date(_) => Err(Js::error("RangeError", "Invalid time value")),
-            _ => Err(Js::error(
-                "TypeError",
-                "options.expiresAt.toISOString is not a function",
-            )),
+            _ => Err(Js::error("TypeError", "options.expiresAt.toISOString is not a function")),
         }
     }
     fn object(&self, props: &[(Field, Js)]) -> Js {
@@ -243,9 +235,7 @@ impl Values for FakeValues {
 
 /// `o[name] = v` on a plain object: an existing property keeps its place.
 pub fn set(o: &Js, name: &str, v: Js) {
-    let Js::Obj(o) = o else {
-        panic!("set on a non-object")
-    };
+    let Js::Obj(o) = o else { panic!("set on a non-object") };
     let mut props = o.props.borrow_mut();
     match props.iter_mut().find(|(k, _)| k == name) {
         Some(slot) => slot.1 = v,
@@ -283,15 +273,9 @@ pub fn parse_iso(s: &str) -> f64 {
     if b.len() != 24 || b[4] != b'-' || b[10] != b'T' || b[23] != b'Z' {
         return f64::NAN;
     }
-    let (Some(y), Some(m), Some(d), Some(h), Some(mi), Some(sec), Some(ms)) = (
-        num(0..4),
-        num(5..7),
-        num(8..10),
-        num(11..13),
-        num(14..16),
-        num(17..19),
-        num(20..23),
-    ) else {
+    let (Some(y), Some(m), Some(d), Some(h), Some(mi), Some(sec), Some(ms)) =
+        (num(0..4), num(5..7), num(8..10), num(11..13), num(14..16), num(17..19), num(20..23))
+    else {
         return f64::NAN;
     };
     let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
@@ -342,6 +326,8 @@ pub struct World {
     pub now_ms: Cell<f64>,
     /// Every host call yields once before it acts, like a JS await.
     pub yielding: Cell<bool>,
+    /// Strict mode's version tokens: v1, v2, … in order of issue.
+    pub versions: Cell<u64>,
 }
 
 pub type FakeStore = Store<FakeValues, FakeKv, FakeVault, FakeClock>;
@@ -360,6 +346,7 @@ impl World {
             get_all_override: RefCell::default(),
             now_ms: Cell::new(T0),
             yielding: Cell::new(false),
+            versions: Cell::new(0),
         })
     }
 
@@ -377,12 +364,7 @@ impl World {
 
     /// The `nth` future call of `target.method` ("metadata"/"vault") fails with `error`.
     pub fn fail(&self, target: &'static str, method: &'static str, nth: usize, error: &Js) {
-        self.faults.borrow_mut().push(Fault {
-            target,
-            method,
-            nth,
-            error: error.clone(),
-        });
+        self.faults.borrow_mut().push(Fault { target, method, nth, error: error.clone() });
     }
 
     /// The next call of `target.method` waits until the returned gate opens.
@@ -393,12 +375,7 @@ impl World {
     }
 
     pub fn row(&self, id: &str) -> Js {
-        self.rows
-            .borrow()
-            .iter()
-            .find(|(k, _)| k == id)
-            .map(|(_, v)| v.clone())
-            .unwrap_or(Js::Undefined)
+        self.rows.borrow().iter().find(|(k, _)| k == id).map(|(_, v)| v.clone()).unwrap_or(Js::Undefined)
     }
 
     pub fn set_row(&self, id: &str, row: Js) {
@@ -415,11 +392,7 @@ impl World {
 
     /// The calls so far as `"target.method id"`, and forget them.
     pub fn take_calls(&self) -> Vec<String> {
-        self.calls
-            .borrow_mut()
-            .drain(..)
-            .map(|c| c.short())
-            .collect()
+        self.calls.borrow_mut().drain(..).map(|c| c.short()).collect()
     }
 
     pub fn take_full_calls(&self) -> Vec<Call> {
@@ -434,17 +407,10 @@ impl World {
         id: Option<&str>,
         arg: Option<&Js>,
     ) -> Result<(), Js> {
-        self.calls.borrow_mut().push(Call {
-            target,
-            method,
-            id: id.map(str::to_owned),
-            arg: arg.cloned(),
-        });
+        self.calls.borrow_mut().push(Call { target, method, id: id.map(str::to_owned), arg: arg.cloned() });
         let gate = {
             let mut gates = self.gates.borrow_mut();
-            let at = gates
-                .iter()
-                .position(|(t, m, _)| *t == target && *m == method);
+            let at = gates.iter().position(|(t, m, _)| *t == target && *m == method);
             at.map(|i| gates.remove(i).2)
         };
         if let Some(g) = gate {
@@ -500,24 +466,15 @@ impl MetadataKv<FakeValues> for FakeKv {
         if rows.is_empty() {
             return Ok(Js::Undefined); // as FsFolderJsonKvStorage does
         }
-        Ok(Js::Arr(Rc::new(
-            rows.iter()
-                .map(|(k, v)| Js::obj(&[("key", Js::s(k)), ("value", v.clone())]))
-                .collect(),
-        )))
+        Ok(Js::Arr(Rc::new(rows.iter().map(|(k, v)| Js::obj(&[("key", Js::s(k)), ("value", v.clone())])).collect())))
     }
 }
 
 impl SecretVault<FakeValues> for FakeVault {
     async fn set_secret(&self, id: &Js, secret: &Js) -> Result<(), Js> {
         let id = id.str().unwrap_or_default();
-        self.0
-            .enter("vault", "setSecret", Some(id), Some(secret))
-            .await?;
-        self.0
-            .secrets
-            .borrow_mut()
-            .insert(id.to_string(), secret.clone());
+        self.0.enter("vault", "setSecret", Some(id), Some(secret)).await?;
+        self.0.secrets.borrow_mut().insert(id.to_string(), secret.clone());
         Ok(())
     }
     async fn get_secret(&self, id: &Js) -> Result<Js, Js> {
@@ -527,9 +484,7 @@ impl SecretVault<FakeValues> for FakeVault {
     }
     async fn delete_secret(&self, id: &Js) -> Result<(), Js> {
         let id = id.str().unwrap_or_default();
-        self.0
-            .enter("vault", "deleteSecret", Some(id), None)
-            .await?;
+        self.0.enter("vault", "deleteSecret", Some(id), None).await?;
         self.0.secrets.borrow_mut().remove(id);
         Ok(())
     }
@@ -551,5 +506,10 @@ impl Clock<FakeValues> for FakeClock {
             Js::Date(ms) => *ms,
             _ => f64::NAN,
         })
+    }
+    fn version_token(&self) -> String {
+        let n = self.0.versions.get() + 1;
+        self.0.versions.set(n);
+        format!("v{n}")
     }
 }

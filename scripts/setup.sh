@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, and nothing twice: each step checks
+# first, so a second run takes about a second. Only rustup, node and npm are
+# assumed; everything else comes from crates.io and npm (no other downloads
+# work on our machines, so wasm-pack must find its tools on PATH).
+#
+#   bash scripts/setup.sh              # toolchain + npm packages
+#   bash scripts/setup.sh --browsers   # also browsers and drivers for wasm tests
+#   source scripts/setup.sh            # only defines the functions below
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# cargo installs land in ~/.cargo/bin; wasm-opt comes from npm's binaryen
+# (Debian's binaryen is too old for the modules rustc emits).
+export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+WASM_PACK_VERSION=0.15.1
+
+log() { echo "setup: $*" >&2; }
+
+setup_rust() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+
+  # wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock, or
+  # wasm-pack tries to download a matching one (and fails offline).
+  [[ -f "$ROOT/Cargo.lock" ]] || (cd "$ROOT" && cargo generate-lockfile)
+  local want
+  want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock")"
+  if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $want" ]]; then
+    log "installing wasm-bindgen-cli $want"
+    # Not --locked: the CLI's own lockfile may pin crates our rustc rejects.
+    cargo install wasm-bindgen-cli --version "$want"
+  fi
+
+  if ! command -v wasm-pack >/dev/null; then
+    log "installing wasm-pack $WASM_PACK_VERSION"
+    cargo install wasm-pack --locked --version "$WASM_PACK_VERSION"
+  fi
+}
+
+npm_inputs_hash() {
+  cat "$ROOT/package.json" "$ROOT/package-lock.json" 2>/dev/null | sha256sum
+}
+
+setup_node() {
+  # npm ci is exact and fast but wipes node_modules, so only run it when the
+  # lockfile (or package.json) changed since the last install.
+  local stamp="$ROOT/node_modules/.setup-stamp"
+  if [[ "$(cat "$stamp" 2>/dev/null)" != "$(npm_inputs_hash)" ]]; then
+    log "installing npm packages"
+    if [[ -f "$ROOT/package-lock.json" ]]; then
+      (cd "$ROOT" && npm ci --no-audit --no-fund)
+    else
+      (cd "$ROOT" && npm install --no-audit --no-fund)
+    fi
+    # bun's binary is put in place by its postinstall; redo it if npm skipped it.
+    bun --version >/dev/null 2>&1 || (cd "$ROOT/node_modules/bun" && node install.js)
+    npm_inputs_hash >"$stamp"
+  fi
+}
+
+# Browsers and WebDriver binaries for wasm-bindgen-test in a browser. Not part
+# of setup_all: only the browser test path needs them. Runs as root (apt).
+setup_browsers() {
+  local pkgs=(chromium chromium-driver firefox-esr) missing=() p
+  for p in "${pkgs[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  if ! command -v geckodriver >/dev/null; then
+    log "installing geckodriver"
+    cargo install geckodriver --locked
+  fi
+}
+
+setup_all() {
+  setup_rust
+  setup_node
+}
+
+# Run when executed, not when sourced.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  setup_all
+  [[ "${1:-}" == "--browsers" ]] && setup_browsers
+  log "ready"
+fi

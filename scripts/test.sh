@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# npm test: everything CI runs. Builds pkg/ first (a no-op when up to date),
+# because the JS and type tests import the package by name, as users do.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+source scripts/setup.sh # only for PATH (bun, tsc from node_modules/.bin)
+
+echo "== cargo test"
+cargo test
+
+js_tests=(tests/js/*.test.mjs)
+echo "== node --test (${#js_tests[@]} files)"
+node --test "${js_tests[@]}"
+echo "== bun test (${#js_tests[@]} files)"
+# The ./ prefix makes bun treat each argument as a file, not a name filter.
+bun test "${js_tests[@]/#/./}"
+
+echo "== tsc (declarations with @workglow/*, then on their own)"
+tsc -p tests/types
+tsc -p tests/types/tsconfig.pkg.json
+echo "typecheck: ok"

@@ -1,0 +1,192 @@
+//! Reconciliation (SPEC §6): the TypeScript store writes orphan markers "so
+//! an operator can reconcile", and nothing read them. `listOrphans` finds
+//! them (and pending rows a crashed process left); `reconcile` repairs each
+//! in its write turn: vault bytes first, then the row.
+
+use super::error::{HostResult, StoreError};
+use super::host::{Clock, MetadataKv, SecretVault, Values};
+use super::row::{self, Field, Finding, OrphanReason};
+use super::store::{Addressed, HostRes, Result, Store};
+
+/// Pending rows younger than this may be puts in flight (10 minutes).
+pub const DEFAULT_STALE_PENDING_MS: f64 = 600_000.0;
+
+/// A row reconciliation would repair.
+pub struct Orphan<T> {
+    pub id: T,
+    pub row: T,
+    pub finding: Finding,
+}
+
+/// What reconcile did with one orphan.
+pub enum Outcome<E> {
+    Repaired,
+    /// Listed, but no longer the same orphan when its turn came (a write raced it).
+    Skipped,
+    Failed(E),
+}
+
+impl<V, K, S, C> Store<V, K, S, C>
+where
+    V: Values,
+    K: MetadataKv<V>,
+    S: SecretVault<V>,
+    C: Clock<V>,
+{
+    /// `options?.stalePendingMs ?? 10 minutes`; anything but a non-negative number is refused.
+    fn stale_pending_ms(&self, options: &V::Val) -> Result<f64, V> {
+        let given = self.v.get(options, Field::StalePendingMs).host()?;
+        if self.v.is_nullish(&given) {
+            return Ok(DEFAULT_STALE_PENDING_MS);
+        }
+        match self.v.as_number(&given) {
+            Some(ms) if ms >= 0.0 => Ok(ms),
+            _ => Err(StoreError::InvalidOption { name: "stalePendingMs" }),
+        }
+    }
+
+    /// listOrphans(options?) → `[{ key, reason, orphanedAt, updatedAt }]`: never a value.
+    pub async fn list_orphans_report(&self, options: &V::Val) -> Result<V::Val, V> {
+        let stale = self.stale_pending_ms(options)?;
+        let mut out = Vec::new();
+        for orphan in self.list_orphans(stale).await? {
+            out.push(self.orphan_info(&orphan, &[]).host()?);
+        }
+        Ok(self.v.array(out))
+    }
+
+    /// `{ key, reason, orphanedAt, updatedAt, ...extra }` of a finding.
+    fn orphan_info(&self, orphan: &Orphan<V::Val>, extra: &[(Field, V::Val)]) -> HostRes<V::Val, V> {
+        let v = &self.v;
+        let a = self.readdress(&orphan.id);
+        let mut props = vec![
+            (Field::Key, a.key),
+            (Field::Reason, v.string(orphan.finding.as_str())),
+            (Field::OrphanedAt, v.get(&orphan.row, Field::OrphanedAt)?),
+            (Field::UpdatedAt, v.get(&orphan.row, Field::UpdatedAt)?),
+        ];
+        props.extend_from_slice(extra);
+        Ok(v.object(&props))
+    }
+
+    /// reconcile(options?) → `{ dryRun, repaired, failed, skipped }`, each a
+    /// list of orphan infos (`failed` ones carry the `error`). Only a failure
+    /// to list rejects; every per-orphan failure is reported instead.
+    pub async fn reconcile(&self, options: &V::Val) -> Result<V::Val, V> {
+        let v = &self.v;
+        let stale = self.stale_pending_ms(options)?;
+        let dry_run = v.is_truthy(&v.get(options, Field::DryRun).host()?);
+        let (mut repaired, mut failed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+        for orphan in self.list_orphans(stale).await? {
+            if dry_run {
+                repaired.push(self.orphan_info(&orphan, &[]).host()?);
+                continue;
+            }
+            match self.repair(&orphan, stale).await {
+                Outcome::Repaired => repaired.push(self.orphan_info(&orphan, &[]).host()?),
+                Outcome::Skipped => skipped.push(self.orphan_info(&orphan, &[]).host()?),
+                Outcome::Failed(e) => {
+                    failed.push(self.orphan_info(&orphan, &[(Field::Error, v.error_value(e))]).host()?)
+                }
+            }
+        }
+        Ok(v.object(&[
+            (Field::DryRun, v.boolean(dry_run)),
+            (Field::Repaired, v.array(repaired)),
+            (Field::Failed, v.array(failed)),
+            (Field::Skipped, v.array(skipped)),
+        ]))
+    }
+
+    // ---- reconciliation (SPEC §6) --------------------------------------
+
+    /// Every row of this scope that needs repair: orphan markers, pending
+    /// rows older than `stale_pending_ms` (a put whose process died), and in
+    /// strict mode rows still recording retired versions.
+    pub async fn list_orphans(&self, stale_pending_ms: f64) -> Result<Vec<Orphan<V::Val>>, V> {
+        let mut found = Vec::new();
+        for (id, row) in self.scoped_entries().await? {
+            if let Some(finding) = self.finding(&id, &row, stale_pending_ms).host()? {
+                found.push(Orphan { id, row, finding });
+            }
+        }
+        Ok(found)
+    }
+
+    /// What is wrong with a row, if anything. A pending row younger than the
+    /// threshold, or of unknown age, may be a put in flight: never a finding.
+    fn finding(&self, id: &V::Val, row: &V::Val, stale_pending_ms: f64) -> HostRes<Option<Finding>, V> {
+        let v = &self.v;
+        if row::is_pending(v, row)? {
+            if !v.is_undefined(&v.get(row, Field::OrphanedAt)?) {
+                let reason = v.as_string(&v.get(row, Field::OrphanReason)?).and_then(|r| OrphanReason::parse(&r));
+                return Ok(Some(reason.map_or(Finding::UnknownMarker, Finding::Marker)));
+            }
+            let updated = self.clock.date_ms(&v.get(row, Field::UpdatedAt)?)?;
+            let stale = self.clock.now_ms()? - updated >= stale_pending_ms;
+            return Ok(stale.then_some(Finding::StalePending));
+        }
+        if self.strict {
+            let id_text = v.as_string(id).unwrap_or_default();
+            if !self.retired_ids_of(&id_text, row)?.is_empty() {
+                return Ok(Some(Finding::RetiredVersions));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Repairs one listed orphan in its write turn, if it is still the same
+    /// orphan: vault bytes first, then the row, so a failure leaves the row
+    /// in place and the orphan still discoverable. Every marker and stale
+    /// pending row belongs to a put or delete that failed (its caller was
+    /// told), so repair means finishing the removal.
+    pub async fn repair(&self, orphan: &Orphan<V::Val>, stale_pending_ms: f64) -> Outcome<V::Err> {
+        let a = self.readdress(&orphan.id);
+        let _turn = self.locks.lock(&a.id_text).await;
+        let row = match self.kv.get(&a.id).await {
+            Ok(row) => row,
+            Err(e) => return Outcome::Failed(e),
+        };
+        match self.finding(&a.id, &row, stale_pending_ms) {
+            Ok(Some(f)) if f == orphan.finding => {}
+            Ok(_) => return Outcome::Skipped,
+            Err(e) => return Outcome::Failed(e),
+        }
+        let result = if orphan.finding == Finding::RetiredVersions {
+            self.clear_retired(&a, &row).await
+        } else {
+            match self.delete_orphan_bytes(&a, &row).await {
+                Ok(()) => self.kv.delete(&a.id).await,
+                Err(e) => Err(e),
+            }
+        };
+        match result {
+            Ok(()) => Outcome::Repaired,
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+
+    /// The bytes a marker or pending row may have left: its own vault id
+    /// (versioned rows name theirs, in any mode) and retired versions.
+    async fn delete_orphan_bytes(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(), V> {
+        let named = self.v.get(row, Field::VaultId)?;
+        let vault_id = match self.v.as_string(&named) {
+            Some(t) if row::is_version_of(&a.id_text, &t) => named,
+            _ => a.id.clone(),
+        };
+        self.vault.delete_secret(&vault_id).await?;
+        for retired in self.retired_ids_of(&a.id_text, row)? {
+            self.vault.delete_secret(&retired).await?;
+        }
+        Ok(())
+    }
+
+    /// Strict rows: delete each retired version, then rewrite the row without the record.
+    async fn clear_retired(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(), V> {
+        for retired in self.retired_ids_of(&a.id_text, row)? {
+            self.vault.delete_secret(&retired).await?;
+        }
+        let cleared = self.v.spread(row, &[(Field::RetiredVaultIds, self.v.undefined())])?;
+        self.kv.put(&a.id, &cleared).await
+    }
+}
