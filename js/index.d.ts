@@ -33,6 +33,10 @@ export interface CredentialMetadataRow {
   readonly orphanedAt?: string;
   /** Set only on orphan markers. */
   readonly orphanReason?: OrphanReason;
+  /** Strict mode only: the versioned vault id (`<id>#<version>`) holding the bytes. */
+  readonly vaultId?: string;
+  /** Strict mode only: old versions whose delete failed; `reconcile()` finishes them. */
+  readonly retiredVaultIds?: readonly string[];
 }
 
 /** What `listMetadata()` returns per credential: never a secret value. */
@@ -73,6 +77,12 @@ export interface MetadataKv<Row = CredentialMetadataRow> {
   put(key: string, value: Row): Promise<void>;
   delete(key: string): Promise<void>;
   getAll(): Promise<Array<{ key: string; value: Row }> | undefined>;
+  /**
+   * Optional: the entries whose key starts with `prefix`. When present,
+   * listMetadata, keys, deleteAll, listOrphans and reconcile use it instead
+   * of `getAll()`, so they cost O(scope) instead of O(all rows).
+   */
+  getByPrefix?(prefix: string): Promise<Array<{ key: string; value: Row }> | undefined>;
 }
 
 export interface ServerCredentialStoreOptions {
@@ -82,6 +92,47 @@ export interface ServerCredentialStoreOptions {
   readonly userId: string;
   /** 1 to 128 chars of `[A-Za-z0-9._:-]`. */
   readonly projectId: string;
+  /**
+   * Opt-in strict mode: updates write a fresh versioned vault id and flip the
+   * row to it (a concurrent get never pairs old metadata with a new value),
+   * and puts/deletes of one key queue behind each other across every store
+   * sharing this `metadata` object in the process. Rows gain `vaultId` (and
+   * `retiredVaultIds`), which the TypeScript store does not read: use it only
+   * when every reader is this package.
+   */
+  readonly strict?: boolean;
+}
+
+/** Why `listOrphans` reports a row. */
+export type OrphanFinding = OrphanReason | "unknown" | "stale-pending" | "retired-versions";
+
+/** A row that needs repair: never a value. */
+export interface OrphanInfo {
+  readonly key: string;
+  readonly reason: OrphanFinding;
+  /** Set on orphan markers. */
+  readonly orphanedAt: string | undefined;
+  readonly updatedAt: string | undefined;
+}
+
+export interface ListOrphansOptions {
+  /** A pending row without a marker older than this is a put whose process died. Default 600000 (10 minutes). */
+  readonly stalePendingMs?: number;
+}
+
+export interface ReconcileOptions extends ListOrphansOptions {
+  /** Report what would be repaired, change nothing. */
+  readonly dryRun?: boolean;
+}
+
+export interface ReconcileReport {
+  readonly dryRun: boolean;
+  /** Repaired (or, in a dry run, to be repaired). */
+  readonly repaired: readonly OrphanInfo[];
+  /** The repair failed; the row is left in place, still discoverable. */
+  readonly failed: ReadonlyArray<OrphanInfo & { readonly error: unknown }>;
+  /** No longer the same orphan when its turn came (a write raced the repair). */
+  readonly skipped: readonly OrphanInfo[];
 }
 
 /**
@@ -103,6 +154,13 @@ export declare class ServerCredentialStore {
   /** Removes every entry of this scope, including pending and orphaned rows. */
   deleteAll(): Promise<void>;
   listMetadata(): Promise<CredentialMetadataInfo[]>;
+  /** Orphan markers and stale pending rows of this scope (beyond the TypeScript store). */
+  listOrphans(options?: ListOrphansOptions): Promise<OrphanInfo[]>;
+  /**
+   * Repairs each orphan: the vault bytes go first, then the row, so a failure
+   * leaves the orphan discoverable. Rejects only when listing fails.
+   */
+  reconcile(options?: ReconcileOptions): Promise<ReconcileReport>;
 }
 
 /**

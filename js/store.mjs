@@ -12,8 +12,10 @@ export function defineServerCredentialStore(StoreCore) {
       this.#core = new StoreCore(options);
     }
 
+    // `this` goes along: on an expired row get/has call this.delete(key),
+    // and keys calls this.listMetadata(), as the TypeScript store does.
     get(key) {
-      return this.#core.get(key);
+      return this.#core.get(key, this);
     }
 
     put(key, value, options) {
@@ -25,11 +27,11 @@ export function defineServerCredentialStore(StoreCore) {
     }
 
     has(key) {
-      return this.#core.has(key);
+      return this.#core.has(key, this);
     }
 
     keys() {
-      return this.#core.keys();
+      return this.#core.keys(this);
     }
 
     deleteAll() {
@@ -38,6 +40,14 @@ export function defineServerCredentialStore(StoreCore) {
 
     listMetadata() {
       return this.#core.listMetadata();
+    }
+
+    listOrphans(options) {
+      return this.#core.listOrphans(options);
+    }
+
+    reconcile(options) {
+      return this.#core.reconcile(options);
     }
   };
 }

@@ -539,8 +539,8 @@ fn get_all_undefined_or_null_lists_nothing_and_non_arrays_reject() {
     delete_all(&s).unwrap();
     *w.get_all_override.borrow_mut() = Some(Js::obj(&[]));
     let e = list(&s).unwrap_err();
-    assert!(matches!(e, StoreError::NotAnArray));
-    assert!(matches!(delete_all(&s).unwrap_err(), StoreError::NotAnArray));
+    assert!(matches!(e, StoreError::NotAnArray { .. }));
+    assert!(matches!(delete_all(&s).unwrap_err(), StoreError::NotAnArray { .. }));
 }
 
 #[test]

@@ -13,7 +13,7 @@ pub fn into_js(e: StoreError<JsValue>) -> JsValue {
         StoreError::InvalidScope
         | StoreError::InvalidKey
         | StoreError::MissingMethod { .. }
-        | StoreError::NotAnArray
+        | StoreError::NotAnArray { .. }
         | StoreError::InvalidOption { .. } => glue::type_error(&message),
         StoreError::VaultWriteOrphaned { cause, .. }
         | StoreError::CommitOrphaned { cause, .. }

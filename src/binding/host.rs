@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 
 use super::error::into_js;
 use super::task;
-use crate::core::{Clock, Field, MetadataKv, SecretVault, StoreError, Values};
+use crate::core::{Clock, Facade, Field, MetadataKv, SecretVault, StoreError, Values};
 
 pub mod glue {
     use super::*;
@@ -69,10 +69,11 @@ enum Method {
     GetSecret,
     DeleteSecret,
     GetByPrefix,
+    ListMetadata,
 }
 
 impl Method {
-    const ALL: [Method; 8] = [
+    const ALL: [Method; 9] = [
         Method::Get,
         Method::Put,
         Method::Delete,
@@ -81,6 +82,7 @@ impl Method {
         Method::GetSecret,
         Method::DeleteSecret,
         Method::GetByPrefix,
+        Method::ListMetadata,
     ];
 
     const fn name(self) -> &'static str {
@@ -93,6 +95,7 @@ impl Method {
             Method::GetSecret => "getSecret",
             Method::DeleteSecret => "deleteSecret",
             Method::GetByPrefix => "getByPrefix",
+            Method::ListMetadata => "listMetadata",
         }
     }
 
@@ -302,5 +305,17 @@ impl Clock<JsValues> for JsClock {
     }
     fn version_token(&self) -> String {
         glue::version_token()
+    }
+}
+
+/// The caller's `ServerCredentialStore` object (`this` of the public method).
+pub struct JsFacade(pub JsValue);
+
+impl Facade<JsValues> for JsFacade {
+    async fn delete(&self, key: &JsValue) -> Option<Result<JsValue, JsValue>> {
+        call_optional(&self.0, Method::Delete, Args::One(key)).await
+    }
+    async fn list_metadata(&self) -> Option<Result<JsValue, JsValue>> {
+        call_optional(&self.0, Method::ListMetadata, Args::None).await
     }
 }

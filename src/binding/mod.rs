@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::core::{Field, KeyLocks, Store, Values};
 use error::into_js;
-use host::{JsClock, JsKv, JsValues, JsVault};
+use host::{JsClock, JsFacade, JsKv, JsValues, JsVault};
 
 type JsStore = Store<JsValues, JsKv, JsVault, JsClock>;
 
@@ -84,12 +84,13 @@ impl StoreCore {
         Ok(StoreCore { store: Rc::new(store) })
     }
 
-    pub fn get(&self, key: JsValue) -> Promise {
-        run(&self.store, |s| async move { s.get(&key).await })
+    /// `this` is the public object, for `this.delete(key)` on an expired row.
+    pub fn get(&self, key: JsValue, this: JsValue) -> Promise {
+        run(&self.store, |s| async move { s.get_via(&key, &JsFacade(this)).await })
     }
 
-    pub fn has(&self, key: JsValue) -> Promise {
-        run(&self.store, |s| async move { s.has(&key).await })
+    pub fn has(&self, key: JsValue, this: JsValue) -> Promise {
+        run(&self.store, |s| async move { s.has_via(&key, &JsFacade(this)).await })
     }
 
     pub fn put(&self, key: JsValue, value: JsValue, options: JsValue) -> Promise {
@@ -100,8 +101,9 @@ impl StoreCore {
         run(&self.store, |s| async move { s.delete(&key).await })
     }
 
-    pub fn keys(&self) -> Promise {
-        run(&self.store, |s| async move { s.keys().await })
+    /// `this` is the public object, for `this.listMetadata()`.
+    pub fn keys(&self, this: JsValue) -> Promise {
+        run(&self.store, |s| async move { s.keys_via(&JsFacade(this)).await })
     }
 
     #[wasm_bindgen(js_name = listMetadata)]

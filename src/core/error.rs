@@ -32,9 +32,11 @@ pub enum StoreError<E> {
     /// → `TypeError`: a host object lacks a method the protocol must call.
     #[error("ServerCredentialStore: {object}.{method} is not a function")]
     MissingMethod { object: &'static str, method: &'static str },
-    /// → `TypeError`: `getAll()` resolved to something that is neither an array nor undefined/null.
-    #[error("ServerCredentialStore: metadata.getAll() did not resolve to an array")]
-    NotAnArray,
+    /// → `TypeError`: a listing (`metadata.getAll()`, `metadata.getByPrefix()`,
+    /// `this.listMetadata()`) resolved to something that is not an array
+    /// (undefined/null from the KV mean "no rows").
+    #[error("ServerCredentialStore: {what} did not resolve to an array")]
+    NotAnArray { what: &'static str },
     /// → `TypeError`: an option of listOrphans/reconcile has the wrong type.
     #[error("ServerCredentialStore: {name} must be a non-negative number")]
     InvalidOption { name: &'static str },

@@ -89,3 +89,24 @@ pub trait Clock<V: Values> {
     /// processes (time and randomness); `[A-Za-z0-9-]`, at most 64 chars.
     fn version_token(&self) -> String;
 }
+
+/// The public object the caller holds. The TypeScript store's `get`/`has`
+/// call `this.delete(key)` on an expired row and `keys` calls
+/// `this.listMetadata()`, so a subclass override or an instance spy sees
+/// those calls. `None`: there is no such method; the store uses its own.
+pub trait Facade<V: Values> {
+    fn delete(&self, key: &V::Val) -> impl Future<Output = Option<Result<V::Val, V::Err>>>;
+    fn list_metadata(&self) -> impl Future<Output = Option<Result<V::Val, V::Err>>>;
+}
+
+/// No public object: the store calls its own methods.
+pub struct NoFacade;
+
+impl<V: Values> Facade<V> for NoFacade {
+    fn delete(&self, _key: &V::Val) -> impl Future<Output = Option<Result<V::Val, V::Err>>> {
+        std::future::ready(None)
+    }
+    fn list_metadata(&self) -> impl Future<Output = Option<Result<V::Val, V::Err>>> {
+        std::future::ready(None)
+    }
+}

@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use super::error::{DeleteOp, HostResult, StoreError};
-use super::host::{Clock, MetadataKv, SecretVault, Values};
+use super::host::{Clock, Facade, MetadataKv, NoFacade, SecretVault, Values};
 use super::key::Scope;
 use super::lock::{KeyGuard, KeyLocks};
 use super::row::{self, BaseRow, Field, OrphanReason};
@@ -105,22 +105,27 @@ where
 
     /// get(key) → the secret, or undefined (SPEC §4 get).
     pub async fn get(&self, key: &V::Val) -> Result<V::Val, V> {
+        self.get_via(key, &NoFacade).await
+    }
+
+    /// get, with `this.delete` going through the caller's public object.
+    pub async fn get_via(&self, key: &V::Val, this: &impl Facade<V>) -> Result<V::Val, V> {
         let Some(a) = self.address(key) else { return Ok(self.v.undefined()) };
         if !self.strict {
-            if self.live_row(&a).await?.is_none() {
+            if self.live_row(&a, this).await?.is_none() {
                 return Ok(self.v.undefined());
             }
             return self.vault.get_secret(&a.id).await.host();
         }
-        self.get_versioned(&a).await
+        self.get_versioned(&a, this).await
     }
 
     /// Strict get: the row's own version. If that version vanished, an
     /// update retired it after we read the row: read the new row once more.
-    async fn get_versioned(&self, a: &Addressed<V::Val>) -> Result<V::Val, V> {
+    async fn get_versioned(&self, a: &Addressed<V::Val>, this: &impl Facade<V>) -> Result<V::Val, V> {
         let mut last_vault_id: Option<String> = None;
         loop {
-            let Some(row) = self.live_row(a).await? else { return Ok(self.v.undefined()) };
+            let Some(row) = self.live_row(a, this).await? else { return Ok(self.v.undefined()) };
             let (vault_id, vault_text) = self.vault_id_of(a, &row).host()?;
             if last_vault_id.as_deref() == Some(vault_text.as_str()) {
                 return Ok(self.v.undefined());
@@ -135,19 +140,25 @@ where
 
     /// has(key): get without touching the vault.
     pub async fn has(&self, key: &V::Val) -> Result<bool, V> {
+        self.has_via(key, &NoFacade).await
+    }
+
+    pub async fn has_via(&self, key: &V::Val, this: &impl Facade<V>) -> Result<bool, V> {
         let Some(a) = self.address(key) else { return Ok(false) };
-        Ok(self.live_row(&a).await?.is_some())
+        Ok(self.live_row(&a, this).await?.is_some())
     }
 
     /// Steps 2–3 of get/has: the committed, unexpired row, or `None`.
     /// An expired row is deleted on the way, and that delete's failure swallowed.
-    async fn live_row(&self, a: &Addressed<V::Val>) -> Result<Option<V::Val>, V> {
+    async fn live_row(&self, a: &Addressed<V::Val>, this: &impl Facade<V>) -> Result<Option<V::Val>, V> {
         let row = self.kv.get(&a.id).await.host()?;
         if row::is_missing(&self.v, &row) || row::is_pending(&self.v, &row).host()? {
             return Ok(None);
         }
         if row::is_expired(&self.v, &self.clock, &row).host()? {
-            let _ = self.delete(&a.key).await;
+            if this.delete(&a.key).await.is_none() {
+                let _ = self.delete(&a.key).await;
+            }
             return Ok(None);
         }
         Ok(Some(row))
@@ -373,7 +384,17 @@ where
 
     /// keys(): the `key` of each listMetadata entry.
     pub async fn keys(&self) -> Result<V::Val, V> {
-        let infos = self.list_infos().await?;
+        self.keys_via(&NoFacade).await
+    }
+
+    /// keys, listing through `this.listMetadata()`.
+    pub async fn keys_via(&self, this: &impl Facade<V>) -> Result<V::Val, V> {
+        let infos = match this.list_metadata().await {
+            Some(listed) => {
+                self.v.array_items(&listed.host()?).ok_or(StoreError::NotAnArray { what: "this.listMetadata()" })?
+            }
+            None => self.list_infos().await?,
+        };
         let keys = infos.iter().map(|info| self.v.get(info, Field::Key)).collect::<std::result::Result<_, _>>();
         Ok(self.v.array(keys.host()?))
     }
@@ -434,14 +455,14 @@ where
     /// `{ key: string with our prefix, value: truthy }` is no row of ours.
     pub(super) async fn scoped_entries(&self) -> Result<Vec<(V::Val, V::Val)>, V> {
         let v = &self.v;
-        let all = match self.kv.get_by_prefix(&self.prefix).await {
-            Some(found) => found.host()?,
-            None => self.kv.get_all().await.host()?,
+        let (all, what) = match self.kv.get_by_prefix(&self.prefix).await {
+            Some(found) => (found.host()?, "metadata.getByPrefix()"),
+            None => (self.kv.get_all().await.host()?, "metadata.getAll()"),
         };
         if v.is_nullish(&all) {
             return Ok(Vec::new());
         }
-        let entries = v.array_items(&all).ok_or(StoreError::NotAnArray)?;
+        let entries = v.array_items(&all).ok_or(StoreError::NotAnArray { what })?;
         let mut scoped = Vec::new();
         for entry in entries {
             let id = v.get(&entry, Field::Key).host()?;

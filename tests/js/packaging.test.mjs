@@ -14,7 +14,7 @@ import * as esm from "server-credential-store-wasm";
 
 const require = createRequire(import.meta.url);
 const pkgDir = new URL("../../pkg/", import.meta.url);
-const METHODS = ["get", "put", "delete", "has", "keys", "deleteAll", "listMetadata"];
+const METHODS = ["get", "put", "delete", "has", "keys", "deleteAll", "listMetadata", "listOrphans", "reconcile"];
 
 // The smallest vault and metadata KV the store accepts.
 function mapHosts() {
