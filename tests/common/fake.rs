@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use server_credential_store_wasm::core::{Clock, Field, MetadataKv, SecretVault, Store, Values};
 
-use super::exec::{yield_now, Gate};
+use super::exec::{current_task, yield_now, Gate};
 
 /// A JS value. Objects and arrays have identity (`Rc`), like JS references.
 #[derive(Clone)]
@@ -294,7 +294,33 @@ pub struct Call {
     pub method: &'static str,
     pub id: Option<String>,
     pub arg: Option<Js>,
+    /// Global call number since the world was made (0-based; `take_calls` does not reset it).
+    pub index: usize,
+    /// The pool index of the task that made the call (`exec::current_task`).
+    pub task: Option<usize>,
 }
+
+/// How an injected failure reaches the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FaultMode {
+    /// The method returns a promise that rejects (after the usual yield).
+    Reject,
+    /// The method throws synchronously: the call fails at once, without
+    /// yielding (natively the same `Err`, but no interleaving point).
+    Throw,
+}
+
+/// A host call as it completed, in the order the effects happened
+/// (with `yielding`, a call's effect lands when it resumes, not when made).
+#[derive(Clone, Debug)]
+pub struct Completion {
+    pub call: Call,
+    /// `None`: it succeeded and acted; `Some`: it failed and did nothing.
+    pub fault: Option<FaultMode>,
+}
+
+/// Decides, when a call is made, whether it fails and how.
+pub type FaultHook = Box<dyn FnMut(&Call) -> Option<(FaultMode, Js)>>;
 
 impl Call {
     /// `"metadata.put u/p/k"`: method and id, for sequence assertions.
@@ -328,6 +354,16 @@ pub struct World {
     pub yielding: Cell<bool>,
     /// Strict mode's version tokens: v1, v2, … in order of issue.
     pub versions: Cell<u64>,
+    /// Calls made so far (the next call's `index`).
+    pub call_count: Cell<usize>,
+    /// Every call as it completed, in effect order (the model checker reads it).
+    pub completions: RefCell<Vec<Completion>>,
+    /// Failures planned by global call index (see `fail_at`).
+    indexed_faults: RefCell<Vec<(usize, FaultMode, Js)>>,
+    /// Consulted at every call (see `set_fault_hook`).
+    fault_hook: RefCell<Option<FaultHook>>,
+    /// The KV offers `getByPrefix(prefix)`.
+    pub prefix_query: Cell<bool>,
 }
 
 pub type FakeStore = Store<FakeValues, FakeKv, FakeVault, FakeClock>;
@@ -347,6 +383,11 @@ impl World {
             now_ms: Cell::new(T0),
             yielding: Cell::new(false),
             versions: Cell::new(0),
+            call_count: Cell::new(0),
+            completions: RefCell::default(),
+            indexed_faults: RefCell::default(),
+            fault_hook: RefCell::default(),
+            prefix_query: Cell::new(false),
         })
     }
 
@@ -365,6 +406,16 @@ impl World {
     /// The `nth` future call of `target.method` ("metadata"/"vault") fails with `error`.
     pub fn fail(&self, target: &'static str, method: &'static str, nth: usize, error: &Js) {
         self.faults.borrow_mut().push(Fault { target, method, nth, error: error.clone() });
+    }
+
+    /// The call with global index `index` (see `Call::index`) fails with `error`, as `mode` says.
+    pub fn fail_at(&self, index: usize, mode: FaultMode, error: &Js) {
+        self.indexed_faults.borrow_mut().push((index, mode, error.clone()));
+    }
+
+    /// `hook` sees every call as it is made and may fail it (reject or throw).
+    pub fn set_fault_hook(&self, hook: impl FnMut(&Call) -> Option<(FaultMode, Js)> + 'static) {
+        *self.fault_hook.borrow_mut() = Some(Box::new(hook));
     }
 
     /// The next call of `target.method` waits until the returned gate opens.
@@ -407,7 +458,29 @@ impl World {
         id: Option<&str>,
         arg: Option<&Js>,
     ) -> Result<(), Js> {
-        self.calls.borrow_mut().push(Call { target, method, id: id.map(str::to_owned), arg: arg.cloned() });
+        let index = self.call_count.get();
+        self.call_count.set(index + 1);
+        let call = Call { target, method, id: id.map(str::to_owned), arg: arg.cloned(), index, task: current_task() };
+        self.calls.borrow_mut().push(call.clone());
+        let planned = {
+            let mut indexed = self.indexed_faults.borrow_mut();
+            let at = indexed.iter().position(|(i, _, _)| *i == index);
+            at.map(|i| {
+                let (_, mode, err) = indexed.remove(i);
+                (mode, err)
+            })
+        };
+        let planned = match planned {
+            Some(p) => Some(p),
+            None => {
+                let mut hook = self.fault_hook.borrow_mut();
+                hook.as_mut().and_then(|h| h(&call))
+            }
+        };
+        if let Some((FaultMode::Throw, err)) = planned {
+            self.completions.borrow_mut().push(Completion { call, fault: Some(FaultMode::Throw) });
+            return Err(err);
+        }
         let gate = {
             let mut gates = self.gates.borrow_mut();
             let at = gates.iter().position(|(t, m, _)| *t == target && *m == method);
@@ -417,6 +490,10 @@ impl World {
             g.pass().await;
         } else if self.yielding.get() {
             yield_now().await;
+        }
+        if let Some((mode, err)) = planned {
+            self.completions.borrow_mut().push(Completion { call, fault: Some(mode) });
+            return Err(err);
         }
         let mut faults = self.faults.borrow_mut();
         let mut failed = None;
@@ -431,6 +508,8 @@ impl World {
             f.nth -= 1;
             true
         });
+        let fault = failed.is_some().then_some(FaultMode::Reject);
+        self.completions.borrow_mut().push(Completion { call, fault });
         failed.map_or(Ok(()), Err)
     }
 }
@@ -467,6 +546,18 @@ impl MetadataKv<FakeValues> for FakeKv {
             return Ok(Js::Undefined); // as FsFolderJsonKvStorage does
         }
         Ok(Js::Arr(Rc::new(rows.iter().map(|(k, v)| Js::obj(&[("key", Js::s(k)), ("value", v.clone())])).collect())))
+    }
+    async fn get_by_prefix(&self, prefix: &Js) -> Option<Result<Js, Js>> {
+        if !self.0.prefix_query.get() {
+            return None;
+        }
+        let prefix = prefix.str().unwrap_or_default().to_owned();
+        if let Err(e) = self.0.enter("metadata", "getByPrefix", Some(&prefix), None).await {
+            return Some(Err(e));
+        }
+        let rows = self.0.rows.borrow();
+        let found = rows.iter().filter(|(k, _)| k.starts_with(&prefix));
+        Some(Ok(Js::Arr(Rc::new(found.map(|(k, v)| Js::obj(&[("key", Js::s(k)), ("value", v.clone())])).collect()))))
     }
 }
 
