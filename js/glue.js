@@ -130,3 +130,79 @@ export function metadataSlot(metadata) {
   }
   return slot;
 }
+
+// ---- Batched reads (see the defaults in src/core/host.rs) ----
+// Each does, in one boundary crossing, the reads the Rust default would do
+// one by one, in the same order, stopping at the same point.
+
+// 0 missing (!row), 1 pending (row.pending === true), 2 committed,
+// 3 committed with row.expiresAt !== undefined (read only if asked);
+// 4: a getter threw, the value waits in takeThrown().
+export function rowState(row, readExpiry) {
+  try {
+    if (!row) return 0;
+    if (row.pending === true) return 1;
+    return readExpiry && row.expiresAt !== undefined ? 3 : 2;
+  } catch (e) {
+    thrown = e;
+    return 4;
+  }
+}
+
+// Per entry of a listing: [bits, expiresMs]; bits 1 key in scope, 2 row
+// present, 4 userId matches, 8 projectId matches, 16 pending, 32 expiresAt
+// !== undefined (then expiresMs = +new Date(row.expiresAt)).
+export function scanEntries(all, prefix, userId, projectId) {
+  const n = all.length;
+  const out = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const entry = all[i];
+    const key = entry?.key;
+    let bits = 0;
+    let ms = NaN;
+    if (typeof key === "string" && key.startsWith(prefix)) {
+      bits = 1;
+      const row = entry.value;
+      if (row) {
+        bits |= 2;
+        if (row.userId === userId) {
+          bits |= 4;
+          if (row.projectId === projectId) {
+            bits |= 8;
+            if (row.pending === true) bits |= 16;
+            else if (row.expiresAt !== undefined) {
+              bits |= 32;
+              ms = +new Date(row.expiresAt);
+            }
+          }
+        }
+      }
+    }
+    out[2 * i] = bits;
+    out[2 * i + 1] = ms;
+  }
+  return out;
+}
+
+// indices.map(i => pick of all[i].value's fields), fields by name index.
+export function pickRows(all, indices, fields) {
+  const out = new Array(indices.length);
+  for (let j = 0; j < indices.length; j++) {
+    const row = all[indices[j]].value;
+    const o = {};
+    for (let f = 0; f < fields.length; f++) o[names[fields[f]]] = row[names[fields[f]]];
+    out[j] = o;
+  }
+  return out;
+}
+
+// list.map(x => x[name])
+export function pluck(list, i) {
+  return list.map((x) => x[names[i]]);
+}
+
+// all[i].key, all[i].value
+export function entryAt(all, i) {
+  const entry = all[i];
+  return [entry?.key, entry?.value];
+}

@@ -2,13 +2,13 @@
 //! call and called with `this` = the object; results are awaited as JS
 //! `await` does; a sync throw or a rejection comes back as the same value.
 
-use js_sys::{Array, Object, Promise};
+use js_sys::{Array, Float64Array, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::error::into_js;
 use super::task;
-use crate::core::{Clock, Facade, Field, MetadataKv, SecretVault, StoreError, Values};
+use crate::core::{Clock, EntryFacts, Facade, Field, MetadataKv, RowState, SecretVault, StoreError, Values, INFO};
 
 pub mod glue {
     use super::*;
@@ -43,6 +43,23 @@ pub mod glue {
         pub fn metadata_slot(metadata: &JsValue) -> u32;
         #[wasm_bindgen(js_name = startsWith)]
         pub fn starts_with(s: &JsValue, prefix: &JsValue) -> bool;
+
+        // Batched reads (see the Values defaults in core/host.rs).
+        #[wasm_bindgen(js_name = rowState)]
+        pub fn row_state(row: &JsValue, read_expiry: bool) -> u32;
+        #[wasm_bindgen(catch, js_name = scanEntries)]
+        pub fn scan_entries(
+            all: &JsValue,
+            prefix: &JsValue,
+            user_id: &JsValue,
+            project_id: &JsValue,
+        ) -> Result<Float64Array, JsValue>;
+        #[wasm_bindgen(catch, js_name = pickRows)]
+        pub fn pick_rows(all: &JsValue, indices: &[u32], fields: &[u32]) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(catch)]
+        pub fn pluck(list: &JsValue, index: u32) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(catch, js_name = entryAt)]
+        pub fn entry_at(all: &JsValue, index: u32) -> Result<Array, JsValue>;
 
         // The executor's side of host calls (see task.rs).
         #[wasm_bindgen(js_name = setWake)]
@@ -239,6 +256,62 @@ impl Values for JsValues {
     }
     fn array_items(&self, v: &JsValue) -> Option<Vec<JsValue>> {
         Array::is_array(v).then(|| v.unchecked_ref::<Array>().iter().collect())
+    }
+
+    fn row_state(&self, row: &JsValue, read_expiry: bool) -> Result<RowState, JsValue> {
+        match glue::row_state(row, read_expiry) {
+            0 => Ok(RowState::Missing),
+            1 => Ok(RowState::Pending),
+            2 => Ok(RowState::Committed { expires: false }),
+            3 => Ok(RowState::Committed { expires: true }),
+            _ => Err(glue::take_thrown()),
+        }
+    }
+
+    /// One crossing for the whole listing; `date_ms` is the glue's own
+    /// `+new Date(x)`, the same as `JsClock::date_ms`.
+    fn scan_entries(
+        &self,
+        entries: &JsValue,
+        prefix: &JsValue,
+        user_id: &JsValue,
+        project_id: &JsValue,
+        _date_ms: &dyn Fn(&JsValue) -> Result<f64, JsValue>,
+    ) -> Result<Vec<EntryFacts>, JsValue> {
+        let packed = glue::scan_entries(entries, prefix, user_id, project_id)?.to_vec();
+        Ok(packed
+            .chunks_exact(2)
+            .map(|pair| {
+                let bits = pair[0] as u32;
+                EntryFacts {
+                    key_in_scope: bits & 1 != 0,
+                    row_present: bits & 2 != 0,
+                    user_matches: bits & 4 != 0,
+                    project_matches: bits & 8 != 0,
+                    state: if bits & 16 != 0 {
+                        RowState::Pending
+                    } else {
+                        RowState::Committed { expires: bits & 32 != 0 }
+                    },
+                    expires_ms: pair[1],
+                }
+            })
+            .collect())
+    }
+
+    fn entry(&self, entries: &JsValue, i: usize) -> Result<(JsValue, JsValue), JsValue> {
+        let pair = glue::entry_at(entries, i as u32)?;
+        Ok((pair.get(0), pair.get(1)))
+    }
+
+    fn entry_infos(&self, entries: &JsValue, indices: &[usize]) -> Result<JsValue, JsValue> {
+        let indices: Vec<u32> = indices.iter().map(|&i| i as u32).collect();
+        let fields: Vec<u32> = INFO.iter().map(|&f| f as u32).collect();
+        glue::pick_rows(entries, &indices, &fields)
+    }
+
+    fn pluck(&self, list: &JsValue, name: Field) -> Result<JsValue, JsValue> {
+        glue::pluck(list, name as u32)
     }
 }
 

@@ -8,7 +8,6 @@ mod host;
 mod task;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use js_sys::Promise;
@@ -31,7 +30,7 @@ pub struct StoreCore {
 
 thread_local! {
     /// Write turns per metadata object (by the glue's slot number), held weakly.
-    static LOCKS: RefCell<HashMap<u32, Weak<KeyLocks>>> = RefCell::new(HashMap::new());
+    static LOCKS: RefCell<Vec<(u32, Weak<KeyLocks>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The write turns every store over this metadata object shares.
@@ -42,15 +41,13 @@ fn shared_locks(metadata: &JsValue) -> Rc<KeyLocks> {
     }
     LOCKS.with(|m| {
         let mut m = m.borrow_mut();
-        if let Some(live) = m.get(&slot).and_then(Weak::upgrade) {
+        if let Some(live) = m.iter().find(|(s, _)| *s == slot).and_then(|(_, w)| w.upgrade()) {
             return live;
         }
         // Forget the turns of metadata objects no store uses any more.
-        if m.len() >= 64 && m.len().is_power_of_two() {
-            m.retain(|_, w| w.strong_count() > 0);
-        }
+        m.retain(|(_, w)| w.strong_count() > 0);
         let locks = KeyLocks::new();
-        m.insert(slot, Rc::downgrade(&locks));
+        m.push((slot, Rc::downgrade(&locks)));
         locks
     })
 }

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 
-use super::row::Field;
+use super::row::{EntryFacts, Field, RowState, INFO};
 
 /// The host's dynamic values, with the few JavaScript operations the
 /// protocol applies to them (SPEC §3: rows are read as JS reads them).
@@ -53,6 +53,80 @@ pub trait Values {
     fn array(&self, items: Vec<Self::Val>) -> Self::Val;
     /// The elements, or `None` when `v` is not an array.
     fn array_items(&self, v: &Self::Val) -> Option<Vec<Self::Val>>;
+
+    // Batched reads. Each has a plain definition in terms of the methods
+    // above; a host may do the same reads in fewer boundary crossings.
+
+    /// `!row`, then `row.pending === true`, then (if asked) `row.expiresAt
+    /// !== undefined`: the reads the TS store makes, in its order.
+    fn row_state(&self, row: &Self::Val, read_expiry: bool) -> Result<RowState, Self::Err> {
+        if !self.is_truthy(row) {
+            return Ok(RowState::Missing);
+        }
+        if self.is_true(&self.get(row, Field::Pending)?) {
+            return Ok(RowState::Pending);
+        }
+        let expires = read_expiry && !self.is_undefined(&self.get(row, Field::ExpiresAt)?);
+        Ok(RowState::Committed { expires })
+    }
+
+    /// [`EntryFacts`] of every entry of a listing array; `date_ms` is the
+    /// host's `+new Date(x)` (the clock's).
+    fn scan_entries(
+        &self,
+        entries: &Self::Val,
+        prefix: &Self::Val,
+        user_id: &Self::Val,
+        project_id: &Self::Val,
+        date_ms: &dyn Fn(&Self::Val) -> Result<f64, Self::Err>,
+    ) -> Result<Vec<EntryFacts>, Self::Err> {
+        let mut all = Vec::new();
+        for entry in self.array_items(entries).unwrap_or_default() {
+            let mut f = EntryFacts::OUT;
+            f.key_in_scope = self.starts_with(&self.get(&entry, Field::Key)?, prefix);
+            if f.key_in_scope {
+                let row = self.get(&entry, Field::Value)?;
+                f.row_present = self.is_truthy(&row);
+                f.user_matches = f.row_present && self.strict_eq(&self.get(&row, Field::UserId)?, user_id);
+                f.project_matches = f.user_matches && self.strict_eq(&self.get(&row, Field::ProjectId)?, project_id);
+                if f.in_scope() {
+                    f.state = self.row_state(&row, true)?;
+                    if f.state == (RowState::Committed { expires: true }) {
+                        f.expires_ms = date_ms(&self.get(&row, Field::ExpiresAt)?)?;
+                    }
+                }
+            }
+            all.push(f);
+        }
+        Ok(all)
+    }
+
+    /// `entries[i].key` and `entries[i].value`.
+    fn entry(&self, entries: &Self::Val, i: usize) -> Result<(Self::Val, Self::Val), Self::Err> {
+        let entry = self.array_items(entries).unwrap_or_default().get(i).cloned().unwrap_or_else(|| self.undefined());
+        Ok((self.get(&entry, Field::Key)?, self.get(&entry, Field::Value)?))
+    }
+
+    /// `indices.map(i => ({ key: row.key, label: row.label, … }))` over `entries[i].value`.
+    fn entry_infos(&self, entries: &Self::Val, indices: &[usize]) -> Result<Self::Val, Self::Err> {
+        let mut infos = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let (_, row) = self.entry(entries, i)?;
+            let mut props = Vec::with_capacity(INFO.len());
+            for f in INFO {
+                props.push((f, self.get(&row, f)?));
+            }
+            infos.push(self.object(&props));
+        }
+        Ok(self.array(infos))
+    }
+
+    /// `list.map(x => x[name])`, `list` being an array.
+    fn pluck(&self, list: &Self::Val, name: Field) -> Result<Self::Val, Self::Err> {
+        let items = self.array_items(list).unwrap_or_default();
+        let plucked = items.iter().map(|x| self.get(x, name)).collect::<Result<Vec<_>, _>>()?;
+        Ok(self.array(plucked))
+    }
 }
 
 /// The caller's metadata KV (`IKvStorage<string, CredentialMetadataRow>`).

@@ -8,28 +8,36 @@
 //! its turn away so the queue never stalls.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+// Plain vectors, not maps: only ids with a writer right now have a queue,
+// and a queue holds its waiters; both stay tiny, and maps would cost the
+// module kilobytes of hashing code.
 #[derive(Default)]
 struct Queue {
     next_ticket: u64,
     serving: u64,
-    waiting: HashMap<u64, Waker>,
-    abandoned: BTreeSet<u64>,
+    waiting: Vec<(u64, Waker)>,
+    abandoned: Vec<u64>,
+}
+
+fn take<T>(list: &mut Vec<(u64, T)>, ticket: u64) -> Option<T> {
+    let at = list.iter().position(|(t, _)| *t == ticket)?;
+    Some(list.swap_remove(at).1)
 }
 
 impl Queue {
     /// Moves past abandoned tickets and wakes whoever is served next.
     fn advance(&mut self) {
         self.serving += 1;
-        while self.abandoned.remove(&self.serving) {
+        while let Some(at) = self.abandoned.iter().position(|&t| t == self.serving) {
+            self.abandoned.swap_remove(at);
             self.serving += 1;
         }
-        if let Some(w) = self.waiting.remove(&self.serving) {
+        if let Some(w) = take(&mut self.waiting, self.serving) {
             w.wake();
         }
     }
@@ -41,7 +49,7 @@ impl Queue {
 
 #[derive(Default)]
 pub struct KeyLocks {
-    queues: RefCell<HashMap<String, Queue>>,
+    queues: RefCell<Vec<(String, Queue)>>,
 }
 
 impl KeyLocks {
@@ -52,7 +60,14 @@ impl KeyLocks {
     /// Waits for the turn of `id`; the turn lasts as long as the guard.
     pub fn lock(self: &Rc<Self>, id: &str) -> Acquire {
         let mut queues = self.queues.borrow_mut();
-        let q = queues.entry(id.to_owned()).or_default();
+        let at = match queues.iter().position(|(k, _)| k == id) {
+            Some(at) => at,
+            None => {
+                queues.push((id.to_owned(), Queue::default()));
+                queues.len() - 1
+            }
+        };
+        let q = &mut queues[at].1;
         let ticket = q.next_ticket;
         q.next_ticket += 1;
         Acquire { locks: self.clone(), id: id.to_owned(), ticket, admitted: false }
@@ -65,15 +80,16 @@ impl KeyLocks {
 
     fn finish(&self, id: &str, ticket: u64, admitted: bool) {
         let mut queues = self.queues.borrow_mut();
-        let Some(q) = queues.get_mut(id) else { return };
+        let Some(at) = queues.iter().position(|(k, _)| k == id) else { return };
+        let q = &mut queues[at].1;
         if admitted || q.serving == ticket {
             q.advance();
         } else {
-            q.waiting.remove(&ticket);
-            q.abandoned.insert(ticket);
+            take(&mut q.waiting, ticket);
+            q.abandoned.push(ticket);
         }
         if q.idle() {
-            queues.remove(id);
+            queues.swap_remove(at);
         }
     }
 }
@@ -92,9 +108,10 @@ impl Future for Acquire {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<KeyGuard> {
         let served = {
             let mut queues = self.locks.queues.borrow_mut();
-            match queues.get_mut(&self.id) {
-                Some(q) if q.serving != self.ticket => {
-                    q.waiting.insert(self.ticket, cx.waker().clone());
+            match queues.iter_mut().find(|(k, _)| *k == self.id) {
+                Some((_, q)) if q.serving != self.ticket => {
+                    take(&mut q.waiting, self.ticket);
+                    q.waiting.push((self.ticket, cx.waker().clone()));
                     false
                 }
                 _ => true,

@@ -5,7 +5,7 @@
 
 use super::error::{HostResult, StoreError};
 use super::host::{Clock, MetadataKv, SecretVault, Values};
-use super::row::{self, Field, Finding, OrphanReason};
+use super::row::{self, Field, Finding, OrphanReason, RowState};
 use super::store::{Addressed, HostRes, Result, Store};
 
 /// Pending rows younger than this may be puts in flight (10 minutes).
@@ -117,7 +117,7 @@ where
     /// threshold, or of unknown age, may be a put in flight: never a finding.
     fn finding(&self, id: &V::Val, row: &V::Val, stale_pending_ms: f64) -> HostRes<Option<Finding>, V> {
         let v = &self.v;
-        if row::is_pending(v, row)? {
+        if v.row_state(row, false)? == RowState::Pending {
             if !v.is_undefined(&v.get(row, Field::OrphanedAt)?) {
                 let reason = v.as_string(&v.get(row, Field::OrphanReason)?).and_then(|r| OrphanReason::parse(&r));
                 return Ok(Some(reason.map_or(Finding::UnknownMarker, Finding::Marker)));

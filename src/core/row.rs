@@ -174,24 +174,65 @@ pub fn is_version_of(id: &str, candidate: &str) -> bool {
     }
 }
 
-/// `!row`: a falsy row is missing.
-pub fn is_missing<V: Values>(v: &V, row: &V::Val) -> bool {
-    !v.is_truthy(row)
+/// How a reader sees a row (SPEC §3): a falsy row is missing; only
+/// `pending === true` is pending; `expiresAt` counts when `!== undefined`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowState {
+    Missing,
+    Pending,
+    /// `expires`: `expiresAt !== undefined` (only read when asked for).
+    Committed {
+        expires: bool,
+    },
 }
 
-/// `row.pending === true`: pending rows (in-flight puts, orphan markers) are invisible.
-pub fn is_pending<V: Values>(v: &V, row: &V::Val) -> Result<bool, V::Err> {
-    Ok(v.is_true(&v.get(row, Field::Pending)?))
+/// What one pass over a listing's `{ key, value }` entries reads of each,
+/// in this order, stopping at the first check that fails (as `&&` would).
+/// The scope decision is the protocol's ([`EntryFacts::in_scope`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EntryFacts {
+    /// `typeof entry.key === "string" && entry.key.startsWith(prefix)`
+    pub key_in_scope: bool,
+    /// `!!entry.value`
+    pub row_present: bool,
+    /// `entry.value.userId === userId`, `entry.value.projectId === projectId`
+    pub user_matches: bool,
+    pub project_matches: bool,
+    /// The row's state, expiry included (read only for rows in scope).
+    pub state: RowState,
+    /// `+new Date(row.expiresAt)` when it is not undefined (NaN: unparseable).
+    pub expires_ms: f64,
 }
 
-/// `row.expiresAt !== undefined && new Date(row.expiresAt) <= new Date()`.
-/// An unparseable date is NaN, and NaN <= now is false: never expired.
-pub fn is_expired<V: Values, C: Clock<V>>(v: &V, clock: &C, row: &V::Val) -> Result<bool, V::Err> {
-    let expires_at = v.get(row, Field::ExpiresAt)?;
-    if v.is_undefined(&expires_at) {
-        return Ok(false);
+impl EntryFacts {
+    pub const OUT: EntryFacts = EntryFacts {
+        key_in_scope: false,
+        row_present: false,
+        user_matches: false,
+        project_matches: false,
+        state: RowState::Missing,
+        expires_ms: f64::NAN,
+    };
+
+    /// Defence in depth: the KV key has our prefix *and* the row names our scope.
+    pub fn in_scope(&self) -> bool {
+        self.key_in_scope && self.row_present && self.user_matches && self.project_matches
     }
-    let at = clock.date_ms(&expires_at)?;
+
+    /// Listed by listMetadata: in scope, committed, not expired at `now_ms`.
+    pub fn listed(&self, now_ms: f64) -> bool {
+        self.in_scope()
+            && match self.state {
+                RowState::Committed { expires } => !(expires && self.expires_ms <= now_ms),
+                _ => false,
+            }
+    }
+}
+
+/// `new Date(row.expiresAt) <= new Date()` for a row whose `expiresAt` is
+/// not undefined. An unparseable date is NaN, and NaN <= now is false.
+pub fn is_expired<V: Values, C: Clock<V>>(v: &V, clock: &C, row: &V::Val) -> Result<bool, V::Err> {
+    let at = clock.date_ms(&v.get(row, Field::ExpiresAt)?)?;
     Ok(at <= clock.now_ms()?)
 }
 
@@ -204,13 +245,6 @@ pub fn marker_props<V: Values>(v: &V, orphaned_at: V::Val, reason: OrphanReason)
     ]
 }
 
-/// `{ key, label, provider, createdAt, updatedAt, expiresAt }` of a row: never a value, never other fields.
-pub fn info<V: Values>(v: &V, row: &V::Val) -> Result<V::Val, V::Err> {
-    const INFO: [Field; 6] =
-        [Field::Key, Field::Label, Field::Provider, Field::CreatedAt, Field::UpdatedAt, Field::ExpiresAt];
-    let mut props = Vec::with_capacity(INFO.len());
-    for f in INFO {
-        props.push((f, v.get(row, f)?));
-    }
-    Ok(v.object(&props))
-}
+/// The fields of a listMetadata entry, in order: never a value, never other fields.
+pub const INFO: [Field; 6] =
+    [Field::Key, Field::Label, Field::Provider, Field::CreatedAt, Field::UpdatedAt, Field::ExpiresAt];

@@ -9,7 +9,7 @@ use super::error::{DeleteOp, HostResult, StoreError};
 use super::host::{Clock, Facade, MetadataKv, NoFacade, SecretVault, Values};
 use super::key::Scope;
 use super::lock::{KeyGuard, KeyLocks};
-use super::row::{self, BaseRow, Field, OrphanReason};
+use super::row::{self, BaseRow, EntryFacts, Field, OrphanReason, RowState};
 
 pub(super) type Result<T, V> = std::result::Result<T, StoreError<<V as Values>::Err>>;
 pub(super) type HostRes<T, V> = std::result::Result<T, <V as Values>::Err>;
@@ -152,10 +152,8 @@ where
     /// An expired row is deleted on the way, and that delete's failure swallowed.
     async fn live_row(&self, a: &Addressed<V::Val>, this: &impl Facade<V>) -> Result<Option<V::Val>, V> {
         let row = self.kv.get(&a.id).await.host()?;
-        if row::is_missing(&self.v, &row) || row::is_pending(&self.v, &row).host()? {
-            return Ok(None);
-        }
-        if row::is_expired(&self.v, &self.clock, &row).host()? {
+        let RowState::Committed { expires } = self.v.row_state(&row, true).host()? else { return Ok(None) };
+        if expires && row::is_expired(&self.v, &self.clock, &row).host()? {
             if this.delete(&a.key).await.is_none() {
                 let _ = self.delete(&a.key).await;
             }
@@ -338,9 +336,7 @@ where
         let Some(a) = self.address(key) else { return Ok(false) };
         let _turn = self.write_turn(&a.id_text).await;
         let row = self.kv.get(&a.id).await.host()?;
-        if row::is_missing(&self.v, &row) || row::is_pending(&self.v, &row).host()? {
-            return Ok(false);
-        }
+        let RowState::Committed { .. } = self.v.row_state(&row, false).host()? else { return Ok(false) };
         self.commit_delete(&a, &row, DeleteOp::Delete).await?;
         Ok(true)
     }
@@ -391,28 +387,24 @@ where
     pub async fn keys_via(&self, this: &impl Facade<V>) -> Result<V::Val, V> {
         let infos = match this.list_metadata().await {
             Some(listed) => {
-                self.v.array_items(&listed.host()?).ok_or(StoreError::NotAnArray { what: "this.listMetadata()" })?
+                let listed = listed.host()?;
+                if self.v.array_items(&listed).is_none() {
+                    return Err(StoreError::NotAnArray { what: "this.listMetadata()" });
+                }
+                listed
             }
-            None => self.list_infos().await?,
+            None => self.list_metadata().await?,
         };
-        let keys = infos.iter().map(|info| self.v.get(info, Field::Key)).collect::<std::result::Result<_, _>>();
-        Ok(self.v.array(keys.host()?))
+        self.v.pluck(&infos, Field::Key).host()
     }
 
     /// listMetadata(): committed, unexpired rows of this scope, in the KV's order.
     pub async fn list_metadata(&self) -> Result<V::Val, V> {
-        Ok(self.v.array(self.list_infos().await?))
-    }
-
-    async fn list_infos(&self) -> Result<Vec<V::Val>, V> {
-        let mut infos = Vec::new();
-        for (_, row) in self.scoped_entries().await? {
-            if row::is_pending(&self.v, &row).host()? || row::is_expired(&self.v, &self.clock, &row).host()? {
-                continue;
-            }
-            infos.push(row::info(&self.v, &row).host()?);
-        }
-        Ok(infos)
+        let Some((entries, facts)) = self.listing().await? else { return Ok(self.v.array(Vec::new())) };
+        let expiring = facts.iter().any(|f| f.in_scope() && f.state == (RowState::Committed { expires: true }));
+        let now = if expiring { self.clock.now_ms().host()? } else { f64::NAN };
+        let listed: Vec<usize> = (0..facts.len()).filter(|&i| facts[i].listed(now)).collect();
+        self.v.entry_infos(&entries, &listed).host()
     }
 
     /// deleteAll(): every scoped id, pending, orphaned and expired included;
@@ -435,7 +427,7 @@ where
         let a = self.readdress(id);
         let _turn = self.write_turn(&a.id_text).await;
         let row = self.kv.get(&a.id).await.host()?;
-        if row::is_missing(&self.v, &row) {
+        if !self.v.is_truthy(&row) {
             return Ok(());
         }
         self.commit_delete(&a, &row, DeleteOp::DeleteAll).await
@@ -449,34 +441,35 @@ where
         Addressed { key: self.v.string(key_text), id: id.clone(), id_text }
     }
 
-    /// The entries of this scope whose row names this userId and projectId
-    /// (defence in depth), as `(id, row)`, from `getByPrefix(prefix)` when
-    /// the KV offers it, else from `getAll()`. An entry that is not
-    /// `{ key: string with our prefix, value: truthy }` is no row of ours.
-    pub(super) async fn scoped_entries(&self) -> Result<Vec<(V::Val, V::Val)>, V> {
+    /// A listing from `getByPrefix(prefix)` when the KV offers it, else
+    /// `getAll()`: the entries array and what each entry holds, read in one
+    /// pass. `None` when the KV resolved undefined or null (no rows).
+    async fn listing(&self) -> Result<Option<(V::Val, Vec<EntryFacts>)>, V> {
         let v = &self.v;
         let (all, what) = match self.kv.get_by_prefix(&self.prefix).await {
             Some(found) => (found.host()?, "metadata.getByPrefix()"),
             None => (self.kv.get_all().await.host()?, "metadata.getAll()"),
         };
         if v.is_nullish(&all) {
-            return Ok(Vec::new());
+            return Ok(None);
         }
-        let entries = v.array_items(&all).ok_or(StoreError::NotAnArray { what })?;
+        if v.array_items(&all).is_none() {
+            return Err(StoreError::NotAnArray { what });
+        }
+        let date_ms = |x: &V::Val| self.clock.date_ms(x);
+        let facts = v.scan_entries(&all, &self.prefix, &self.user_id, &self.project_id, &date_ms).host()?;
+        Ok(Some((all, facts)))
+    }
+
+    /// The entries of this scope as `(id, row)`: the KV key has our prefix
+    /// and the row names our userId and projectId (defence in depth).
+    pub(super) async fn scoped_entries(&self) -> Result<Vec<(V::Val, V::Val)>, V> {
+        let Some((entries, facts)) = self.listing().await? else { return Ok(Vec::new()) };
         let mut scoped = Vec::new();
-        for entry in entries {
-            let id = v.get(&entry, Field::Key).host()?;
-            if !v.starts_with(&id, &self.prefix) {
-                continue;
+        for (i, f) in facts.iter().enumerate() {
+            if f.in_scope() {
+                scoped.push(self.v.entry(&entries, i).host()?);
             }
-            let row = v.get(&entry, Field::Value).host()?;
-            if row::is_missing(v, &row)
-                || !v.strict_eq(&v.get(&row, Field::UserId).host()?, &self.user_id)
-                || !v.strict_eq(&v.get(&row, Field::ProjectId).host()?, &self.project_id)
-            {
-                continue;
-            }
-            scoped.push((id, row));
         }
         Ok(scoped)
     }
