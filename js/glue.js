@@ -61,8 +61,9 @@ export function startsWith(s, p) {
 }
 
 // ---- The executor's side of host calls (src/binding/task.rs) ----
-// Rust hands over one persistent callback, wake(slot, ok, value); a host
-// call reports its settlement through it instead of a fresh closure per await.
+// Rust hands over one persistent callback, wake(slot, how, value); a host
+// call reports its settlement through it (how: 0 fulfilled, 1 rejected)
+// instead of a fresh closure per await, and a Rust waker asks for a poll (2).
 let wake;
 let thrown;
 export function setWake(f) {
@@ -80,14 +81,17 @@ export function callThen(target, i, argc, a, b, slot) {
     if (typeof f !== "function") return 1;
     const r = argc === 0 ? f.call(target) : argc === 1 ? f.call(target, a) : f.call(target, a, b);
     Promise.resolve(r).then(
-      (v) => wake(slot, true, v),
-      (e) => wake(slot, false, e),
+      (v) => wake(slot, 0, v),
+      (e) => wake(slot, 1, e),
     );
     return 0;
   } catch (e) {
     thrown = e;
     return 2;
   }
+}
+export function queuePoll(slot) {
+  queueMicrotask(() => wake(slot, 2, undefined));
 }
 export function takeThrown() {
   const e = thrown;

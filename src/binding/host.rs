@@ -66,6 +66,8 @@ pub mod glue {
         pub fn set_wake(wake: &JsValue);
         #[wasm_bindgen(js_name = callThen)]
         pub fn call_then(target: &JsValue, method: u32, argc: u32, a: &JsValue, b: &JsValue, slot: u32) -> u32;
+        #[wasm_bindgen(js_name = queuePoll)]
+        pub fn queue_poll(slot: u32);
         #[wasm_bindgen(js_name = takeThrown)]
         pub fn take_thrown() -> JsValue;
         #[wasm_bindgen(js_name = opPromise)]

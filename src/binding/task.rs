@@ -13,7 +13,9 @@
 //!   touches other slots.
 //!
 //! Each task awaits at most one host call at a time (the protocol awaits
-//! sequentially), so one inbox per slot suffices.
+//! sequentially), so one inbox per slot suffices. A task waiting for
+//! something else (strict mode's write turn) is woken through its `Waker`,
+//! which queues a microtask that polls the slot again.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -48,11 +50,24 @@ thread_local! {
     static WAKE_SET: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Our futures never use the waker: a task is re-polled exactly when its host call settles.
-fn noop_waker() -> Waker {
-    const VTABLE: RawWakerVTable = RawWakerVTable::new(|p| RawWaker::new(p, &VTABLE), |_| {}, |_| {}, |_| {});
-    // SAFETY: every vtable function ignores the data pointer.
-    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+/// How `wake` was called: a host call settled, or a waker asked for a poll.
+const FULFILLED: u32 = 0;
+const REJECTED: u32 = 1;
+const POLL: u32 = 2;
+
+/// A waker naming its slot; waking queues a microtask that polls the slot.
+/// The "pointer" is the slot index, never dereferenced.
+fn slot_waker(slot: u32) -> Waker {
+    fn raw(slot: *const ()) -> RawWaker {
+        RawWaker::new(slot, &VTABLE)
+    }
+    fn wake_slot(slot: *const ()) {
+        glue::queue_poll(slot as usize as u32);
+    }
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(raw, wake_slot, wake_slot, |_| {});
+    // SAFETY: no vtable function dereferences the data; it is only an index,
+    // and a stale index only causes a harmless extra poll (see `wake`).
+    unsafe { Waker::from_raw(raw(slot as usize as *const ())) }
 }
 
 /// Hands the glue its one persistent callback, once per module instance.
@@ -60,7 +75,7 @@ fn ensure_wake_callback() {
     if WAKE_SET.with(|w| w.replace(true)) {
         return;
     }
-    let wake = Closure::<dyn FnMut(u32, bool, JsValue)>::new(wake);
+    let wake = Closure::<dyn FnMut(u32, u32, JsValue)>::new(wake);
     glue::set_wake(&wake.into_js_value());
 }
 
@@ -84,7 +99,7 @@ fn release(i: u32) {
 /// Polls the task of slot `i` once; returns its output when it finished.
 fn poll(i: u32, mut op: Op) -> Option<Result<JsValue, JsValue>> {
     let previous = CURRENT.with(|c| c.replace(i));
-    let waker = noop_waker();
+    let waker = slot_waker(i);
     let result = op.as_mut().poll(&mut Context::from_waker(&waker));
     CURRENT.with(|c| c.set(previous));
     match result {
@@ -110,13 +125,23 @@ pub fn spawn(op: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Pr
     }
 }
 
-/// The host call of slot `i` settled: deliver and continue the task.
-fn wake(i: u32, ok: bool, value: JsValue) {
+/// The host call of slot `i` settled (deliver it and continue the task), or
+/// its waker fired (poll it, unless it awaits a host call: then that
+/// call's settlement will). A stale wake finds the slot free or busy and
+/// does nothing, or polls a task that is simply still pending.
+fn wake(i: u32, how: u32, value: JsValue) {
     let op = SLOTS.with(|s| {
         let mut slots = s.borrow_mut();
-        let slot = slots.get_mut(i as usize).filter(|s| s.in_use && s.awaiting)?;
-        slot.awaiting = false;
-        slot.inbox = Some(if ok { Ok(value) } else { Err(value) });
+        let slot = slots.get_mut(i as usize).filter(|s| s.in_use)?;
+        match how {
+            POLL if slot.awaiting => return None,
+            POLL => {}
+            FULFILLED | REJECTED if slot.awaiting => {
+                slot.awaiting = false;
+                slot.inbox = Some(if how == FULFILLED { Ok(value) } else { Err(value) });
+            }
+            _ => return None,
+        }
         slot.op.take()
     });
     let Some(op) = op else { return };
