@@ -1,0 +1,198 @@
+// Beyond the TypeScript store, on the built package: strict mode, the
+// optional getByPrefix capability, listOrphans and reconcile (SPEC §6).
+import { test, describe } from "./helpers/harness.mjs";
+import assert from "node:assert/strict";
+import { ServerCredentialStore } from "./helpers/impl.mjs";
+import { createHost } from "./helpers/fakes.mjs";
+
+const scope = { userId: "u", projectId: "p" };
+const strictStore = (host) => new ServerCredentialStore({ ...host, ...scope, strict: true });
+const compatStore = (host) => new ServerCredentialStore({ ...host, ...scope });
+const vaultIds = (host) => [...host.secrets.keys()];
+
+describe("strict mode", () => {
+  test("new and updated values live under versioned vault ids; the old version is deleted", async () => {
+    const host = createHost();
+    const s = strictStore(host);
+    await s.put("k", "v1");
+    const [first] = vaultIds(host);
+    assert.match(first, /^u\/p\/k#[a-z0-9-]+$/);
+    assert.equal(host.kv.get("u/p/k").vaultId, first);
+    host.clearCalls();
+    await s.put("k", "v2");
+    const [second] = vaultIds(host);
+    assert.notEqual(second, first);
+    assert.deepEqual(host.trace(), ["metadata.get", "vault.setSecret", "metadata.put", "vault.deleteSecret"]);
+    assert.deepEqual(host.callsOf("vault", "deleteSecret"), [[first]]);
+    assert.equal(await s.get("k"), "v2");
+    assert.equal(vaultIds(host).length, 1);
+  });
+
+  test("a get during an update sees the old row with the old value, never the new value", async () => {
+    const host = createHost();
+    const s = strictStore(host);
+    await s.put("k", "v1", { label: "old" });
+    const held = host.hold("metadata", "put");
+    const update = s.put("k", "v2", { label: "new" });
+    await held.reached;
+    assert.equal(await s.get("k"), "v1");
+    held.release();
+    await update;
+    assert.equal(await s.get("k"), "v2");
+  });
+
+  test("writes of one key queue across every store sharing the metadata object; reads do not wait", async () => {
+    const host = createHost();
+    const a = strictStore(host);
+    const b = strictStore(host);
+    await a.put("k", "v0");
+    const held = host.hold("vault", "setSecret");
+    const put = a.put("k", "v1");
+    await held.reached;
+    host.clearCalls();
+    const del = b.delete("k");
+    assert.equal(await b.get("k"), "v0", "a read is served while the put holds the turn");
+    assert.deepEqual(host.trace(), ["metadata.get", "vault.getSecret"], "the delete has not started");
+    held.release();
+    await put;
+    assert.equal(await del, true, "a delete queued behind a put deletes the value");
+    assert.equal(host.kv.size, 0);
+    assert.equal(host.secrets.size, 0);
+  });
+
+  test("compatible stores keep the TypeScript interleaving (no queue)", async () => {
+    const host = createHost();
+    const s = compatStore(host);
+    const held = host.hold("vault", "setSecret");
+    const put = s.put("k", "v1");
+    await held.reached;
+    assert.equal(await s.delete("k"), false, "the pending row protects the in-flight put");
+    held.release();
+    await put;
+    assert.equal(host.kv.get("u/p/k").vaultId, undefined, "compatible rows carry no vaultId");
+  });
+
+  test("a failed retire is recorded on the row and reconcile finishes it", async () => {
+    const host = createHost();
+    const s = strictStore(host);
+    await s.put("k", "v1");
+    const [old] = vaultIds(host);
+    host.fail("vault", "deleteSecret", new Error("vault down"));
+    await s.put("k", "v2");
+    assert.deepEqual(host.kv.get("u/p/k").retiredVaultIds, [old]);
+    assert.deepEqual(
+      (await s.listOrphans()).map((o) => [o.key, o.reason]),
+      [["k", "retired-versions"]],
+    );
+    const report = await s.reconcile();
+    assert.deepEqual(report.repaired.map((o) => o.key), ["k"]);
+    assert.equal(host.secrets.has(old), false);
+    assert.equal(await s.get("k"), "v2");
+    assert.deepEqual(await s.listOrphans(), []);
+  });
+});
+
+describe("getByPrefix", () => {
+  test("when the KV has getByPrefix, listing uses it and never getAll", async () => {
+    const host = createHost();
+    host.metadata.getByPrefix = async function (prefix) {
+      host.calls.push(["metadata", "getByPrefix", [prefix]]);
+      return [...host.kv].filter(([k]) => k.startsWith(prefix)).map(([key, value]) => ({ key, value }));
+    };
+    const s = compatStore(host);
+    await s.put("a", "1");
+    await s.put("b", "2");
+    host.kv.set("u/p2/x", { userId: "u", projectId: "p2", key: "x" });
+    host.clearCalls();
+    assert.deepEqual(await s.keys(), ["a", "b"]);
+    assert.deepEqual((await s.listMetadata()).map((m) => m.key), ["a", "b"]);
+    await s.deleteAll();
+    assert.deepEqual(await s.listOrphans(), []);
+    const listings = host.trace().filter((t) => t === "metadata.getAll" || t === "metadata.getByPrefix");
+    assert.deepEqual(listings, Array(4).fill("metadata.getByPrefix"));
+    assert.deepEqual(host.callsOf("metadata", "getByPrefix")[0], ["u/p/"]);
+    assert.deepEqual([...host.kv.keys()], ["u/p2/x"]);
+  });
+});
+
+describe("reconciliation", () => {
+  const marker = (key, reason, extra = {}) => ({
+    userId: "u",
+    projectId: "p",
+    key,
+    updatedAt: "2025-01-01T00:00:00.000Z",
+    pending: true,
+    orphanedAt: "2025-01-02T00:00:00.000Z",
+    ...(reason ? { orphanReason: reason } : {}),
+    ...extra,
+  });
+
+  function seeded() {
+    const now = Date.now();
+    const host = createHost({
+      rows: [
+        ["u/p/w", marker("w", "vault-write-failed")],
+        ["u/p/c", marker("c", "metadata-commit-failed")],
+        ["u/p/d", marker("d", "vault-delete-failed")],
+        ["u/p/old", marker("old", undefined)],
+        ["u/p/stale", { userId: "u", projectId: "p", key: "stale", pending: true, updatedAt: new Date(now - 3_600_000).toISOString() }],
+        ["u/p/young", { userId: "u", projectId: "p", key: "young", pending: true, updatedAt: new Date(now).toISOString() }],
+        ["u/p/ok", { userId: "u", projectId: "p", key: "ok", updatedAt: new Date(now).toISOString() }],
+        ["u2/p/w", marker("w", "vault-write-failed", { userId: "u2" })],
+      ],
+      secrets: ["w", "c", "d", "old", "stale", "young", "ok"].map((k) => [`u/p/${k}`, "SECRET-" + k]),
+    });
+    return host;
+  }
+
+  test("listOrphans names every reason, never a value, never a young pending row", async () => {
+    const s = compatStore(seeded());
+    const found = await s.listOrphans();
+    assert.deepEqual(
+      found.map((o) => [o.key, o.reason]),
+      [
+        ["w", "vault-write-failed"],
+        ["c", "metadata-commit-failed"],
+        ["d", "vault-delete-failed"],
+        ["old", "unknown"],
+        ["stale", "stale-pending"],
+      ],
+    );
+    assert.deepEqual(Object.keys(found[0]), ["key", "reason", "orphanedAt", "updatedAt"]);
+    assert.ok(!JSON.stringify(found).includes("SECRET"));
+    assert.equal((await s.listOrphans({ stalePendingMs: 0 })).length, 6);
+    await assert.rejects(s.listOrphans({ stalePendingMs: "soon" }), {
+      name: "TypeError",
+      message: "ServerCredentialStore: stalePendingMs must be a non-negative number",
+    });
+  });
+
+  test("reconcile deletes the vault bytes, then the row; dry runs change nothing", async () => {
+    const host = seeded();
+    const s = compatStore(host);
+    const dry = await s.reconcile({ dryRun: true });
+    assert.equal(dry.dryRun, true);
+    assert.equal(dry.repaired.length, 5);
+    assert.equal(host.kv.size, 8);
+    assert.equal(host.secrets.size, 7);
+    host.clearCalls();
+    const report = await s.reconcile();
+    assert.deepEqual(report.repaired.map((o) => o.key), ["w", "c", "d", "old", "stale"]);
+    assert.deepEqual(report.failed, []);
+    assert.deepEqual(host.trace().slice(1, 4), ["metadata.get", "vault.deleteSecret", "metadata.delete"]);
+    assert.deepEqual([...host.kv.keys()], ["u/p/young", "u/p/ok", "u2/p/w"]);
+    assert.deepEqual([...host.secrets.keys()], ["u/p/young", "u/p/ok"]);
+  });
+
+  test("a failed repair is reported with the very error and leaves the orphan discoverable", async () => {
+    const host = seeded();
+    const s = compatStore(host);
+    const boom = new Error("vault down");
+    host.fail("vault", "deleteSecret", boom, { when: (id) => id === "u/p/d" });
+    const report = await s.reconcile();
+    assert.deepEqual(report.failed.map((o) => o.key), ["d"]);
+    assert.equal(report.failed[0].error, boom);
+    assert.deepEqual((await s.listOrphans()).map((o) => o.key), ["d"]);
+    assert.deepEqual((await s.reconcile()).repaired.map((o) => o.key), ["d"]);
+  });
+});
