@@ -5,7 +5,7 @@
 # work on our machines, so wasm-pack must find its tools on PATH).
 #
 #   bash scripts/setup.sh              # toolchain + npm packages
-#   bash scripts/setup.sh --browsers   # also browsers and drivers for wasm tests
+#   bash scripts/setup.sh --browsers   # also browsers and drivers (scripts/browsers.sh)
 #   source scripts/setup.sh            # only defines the functions below
 set -euo pipefail
 
@@ -62,24 +62,6 @@ setup_node() {
   fi
 }
 
-# Browsers and WebDriver binaries for wasm-bindgen-test in a browser. Not part
-# of setup_all: only the browser test path needs them. Runs as root (apt).
-setup_browsers() {
-  local pkgs=(chromium chromium-driver firefox-esr) missing=() p
-  for p in "${pkgs[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  fi
-  if ! command -v geckodriver >/dev/null; then
-    log "installing geckodriver"
-    cargo install geckodriver --locked
-  fi
-}
-
 setup_all() {
   setup_rust
   setup_node
@@ -88,6 +70,9 @@ setup_all() {
 # Run when executed, not when sourced.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   setup_all
-  [[ "${1:-}" == "--browsers" ]] && setup_browsers
+  if [[ "${1:-}" == "--browsers" ]]; then
+    source "$ROOT/scripts/browsers.sh"
+    install_browsers
+  fi
   log "ready"
 fi

@@ -16,6 +16,18 @@ echo "== bun test (${#js_tests[@]} files)"
 # The ./ prefix makes bun treat each argument as a file, not a name filter.
 bun test "${js_tests[@]/#/./}"
 
+# Node only: native modules (better-sqlite3), child processes, --expose-gc.
+shopt -s nullglob
+node_only=(tests/js/*.node-test.mjs tests/multiprocess/*.node-test.mjs)
+shopt -u nullglob
+if ((${#node_only[@]})); then
+  echo "== node --test, Node-only suites (${#node_only[@]} files)"
+  node --expose-gc --test "${node_only[@]}"
+fi
+
+echo "== wasm-bindgen-test in Node, Chromium and Firefox; the browser entry"
+bash scripts/test-browsers.sh
+
 echo "== tsc (declarations with @workglow/*, then on their own)"
 tsc -p tests/types
 tsc -p tests/types/tsconfig.pkg.json
