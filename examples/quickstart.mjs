@@ -6,7 +6,7 @@
 // masked value to show the round trip.
 import { FsFolderJsonKvStorage } from "@workglow/storage";
 import { ServerCredentialStore } from "server-credential-store-wasm";
-import { FileVault } from "./file-vault.mjs";
+import { FileVault } from "server-credential-store-wasm/file-vault";
 
 const ROOT = "./.credstore";
 const scope = { userId: "alice", projectId: "demo" };

@@ -57,6 +57,9 @@ cp pkg-template/package.json pkg-template/README.md pkg/
 cp js/index.d.ts pkg/index.d.ts
 cp js/index.d.ts pkg/index.d.cts
 cp js/store.mjs pkg/store.mjs
+# Node extras: the encrypted file vault, the SQLite KV (with getByPrefix) and the operator CLI.
+cp js/cli.mjs js/file-vault.mjs js/file-vault.d.ts js/sqlite-kv.mjs js/sqlite-kv.d.ts pkg/
+chmod +x pkg/cli.mjs
 for dir in node web; do
   cp -r "build/$dir/$name.js" "build/$dir/${name}_bg.wasm" "build/$dir/snippets" "pkg/$dir/"
 done
@@ -73,6 +76,7 @@ npm pack --dry-run --json ./pkg 2>/dev/null | node -e '
   const [{ files }] = JSON.parse(require("fs").readFileSync(0, "utf8"));
   const shipped = new Set(files.map((f) => f.path));
   const need = ["package.json", "README.md", "index.d.ts", "index.d.cts", "store.mjs",
+    "cli.mjs", "file-vault.mjs", "file-vault.d.ts", "sqlite-kv.mjs", "sqlite-kv.d.ts",
     "node/index.mjs", "node/index.cjs", "node/package.json", "node/snippets/package.json",
     "node/server_credential_store_wasm.js", "node/server_credential_store_wasm_bg.wasm",
     "web/index.js", "web/server_credential_store_wasm.js", "web/server_credential_store_wasm_bg.wasm"];

@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 
 use super::error::into_js;
 use super::task;
-use crate::core::{Clock, EntryFacts, Facade, Field, MetadataKv, RowState, SecretVault, StoreError, Values, INFO};
+use crate::core::{Clock, DateMs, EntryFacts, Facade, Field, MetadataKv, RowState, SecretVault, StoreError, Values, INFO};
 
 pub mod glue {
     use super::*;
@@ -278,7 +278,7 @@ impl Values for JsValues {
         prefix: &JsValue,
         user_id: &JsValue,
         project_id: &JsValue,
-        _date_ms: &dyn Fn(&JsValue) -> Result<f64, JsValue>,
+        _date_ms: DateMs<'_, Self>,
     ) -> Result<Vec<EntryFacts>, JsValue> {
         let packed = glue::scan_entries(entries, prefix, user_id, project_id)?.to_vec();
         Ok(packed

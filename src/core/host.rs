@@ -10,6 +10,9 @@ use std::future::Future;
 
 use super::row::{EntryFacts, Field, RowState, INFO};
 
+/// The host's `+new Date(x)`, as the clock reads it.
+pub type DateMs<'a, V> = &'a dyn Fn(&<V as Values>::Val) -> Result<f64, <V as Values>::Err>;
+
 /// The host's dynamic values, with the few JavaScript operations the
 /// protocol applies to them (SPEC §3: rows are read as JS reads them).
 pub trait Values {
@@ -78,7 +81,7 @@ pub trait Values {
         prefix: &Self::Val,
         user_id: &Self::Val,
         project_id: &Self::Val,
-        date_ms: &dyn Fn(&Self::Val) -> Result<f64, Self::Err>,
+        date_ms: DateMs<'_, Self>,
     ) -> Result<Vec<EntryFacts>, Self::Err> {
         let mut all = Vec::new();
         for entry in self.array_items(entries).unwrap_or_default() {

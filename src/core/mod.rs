@@ -9,7 +9,7 @@ mod row;
 mod store;
 
 pub use error::{DeleteOp, HostResult, StoreError};
-pub use host::{Clock, Facade, MetadataKv, NoFacade, SecretVault, Values};
+pub use host::{Clock, DateMs, Facade, MetadataKv, NoFacade, SecretVault, Values};
 pub use key::{is_safe_segment, Scope};
 pub use lock::{KeyGuard, KeyLocks};
 pub use reconcile::{Orphan, Outcome, DEFAULT_STALE_PENDING_MS};

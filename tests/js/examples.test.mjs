@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FileVault } from "../../examples/file-vault.mjs";
+import { FileVault } from "server-credential-store-wasm/file-vault";
 
 const scratch = () => mkdtempSync(join(tmpdir(), "credstore-"));
 

@@ -1,4 +1,9 @@
 // A SecretVault for Node: one file per secret, encrypted with AES-256-GCM.
+// Shipped as `server-credential-store-wasm/file-vault`; the quickstart and the
+// `server-credential-store` CLI use it as their default vault.
+//
+//   import { FileVault } from "server-credential-store-wasm/file-vault";
+//   const vault = await FileVault.open({ dir: "./.credstore/vault", keyFile: "./.credstore/vault.key" });
 //
 // - The 32-byte key lives in a key file, created with mode 0600 on first use.
 //   (In production, take the key from a KMS or the OS keychain instead.)
