@@ -48,6 +48,30 @@ impl Pool {
         Handle(slot)
     }
 
+    /// Indices of the tasks that have not finished, in spawn order.
+    pub fn live_tasks(&self) -> Vec<usize> {
+        self.tasks.borrow().iter().enumerate().filter(|(_, t)| t.is_some()).map(|(i, _)| i).collect()
+    }
+
+    /// Polls task `i` once (a scheduler picks which task moves next).
+    /// Returns whether it made progress: finished, or passed a yield point.
+    pub fn poll_task(&self, i: usize) -> bool {
+        let Some(mut task) = self.tasks.borrow_mut()[i].take() else { return false };
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let before = PROGRESS.with(|p| p.get());
+        let outer = CURRENT_TASK.with(|c| c.replace(Some(i)));
+        let polled = task.as_mut().poll(&mut cx);
+        CURRENT_TASK.with(|c| c.set(outer));
+        match polled {
+            Poll::Ready(()) => true,
+            Poll::Pending => {
+                self.tasks.borrow_mut()[i] = Some(task);
+                PROGRESS.with(|p| p.get()) != before
+            }
+        }
+    }
+
     /// Polls every live task round-robin until a whole round makes no progress.
     pub fn run_until_stalled(&self) {
         let waker = noop_waker();
@@ -60,7 +84,10 @@ impl Pool {
                     continue;
                 };
                 let before = PROGRESS.with(|p| p.get());
-                match task.as_mut().poll(&mut cx) {
+                let outer = CURRENT_TASK.with(|c| c.replace(Some(i)));
+                let polled = task.as_mut().poll(&mut cx);
+                CURRENT_TASK.with(|c| c.set(outer));
+                match polled {
                     Poll::Ready(()) => progressed = true,
                     Poll::Pending => {
                         progressed |= PROGRESS.with(|p| p.get()) != before;
@@ -79,6 +106,14 @@ thread_local! {
     /// Bumped whenever a yield point is passed, so the pool can tell a
     /// task that moved from one that is stuck on a gate.
     static PROGRESS: Cell<u64> = const { Cell::new(0) };
+    /// The index (in its pool) of the task being polled, if any.
+    static CURRENT_TASK: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The pool index of the task being polled right now (`None` outside a pool):
+/// the fake host records it with each call, so a test knows who made it.
+pub fn current_task() -> Option<usize> {
+    CURRENT_TASK.with(|c| c.get())
 }
 
 /// Completes after being polled once more: one interleaving point.

@@ -5,3 +5,5 @@
 
 pub mod exec;
 pub mod fake;
+pub mod model;
+pub mod rng;
