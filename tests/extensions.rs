@@ -171,6 +171,28 @@ fn strict_writes_of_one_key_take_turns_and_a_queued_delete_deletes() {
 }
 
 #[test]
+fn strict_expiry_cleanup_never_deletes_a_fresh_row_a_put_committed_after_the_read() {
+    // Known race R6 of the compatible mode, closed in strict mode.
+    let (w, s, _) = strict_world();
+    let past = Js::obj(&[("expiresAt", Js::Date(T0 - 1.0))]);
+    let (s0, k0) = (s.clone(), Js::s("a"));
+    run(async move { s0.put(&k0, &Js::s("old"), &past).await }).unwrap();
+    let pool = Pool::default();
+    let gate = w.hold("vault", "setSecret");
+    let (a, b) = (s.clone(), s.clone());
+    let fresh = Js::obj(&[("expiresAt", Js::Date(T0 + 86_400_000.0))]);
+    let p = pool.spawn(async move { a.put(&Js::s("a"), &Js::s("new"), &fresh).await });
+    pool.run_until_stalled(); // the put holds the turn, its vault write waits
+    let g = pool.spawn(async move { b.get(&Js::s("a")).await });
+    pool.run_until_stalled(); // the get read the expired row; its cleanup waits for the turn
+    gate.open();
+    pool.run_until_stalled();
+    p.take().unwrap();
+    assert!(matches!(g.take().unwrap(), Js::Undefined), "the read saw the expired row");
+    assert_eq!(get(&s, "a").str(), Some("new"), "the acknowledged put survives the read's cleanup");
+}
+
+#[test]
 fn strict_stores_over_one_metadata_object_share_turns_across_instances() {
     let w = World::new();
     let locks = KeyLocks::new();

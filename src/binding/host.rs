@@ -8,7 +8,9 @@ use wasm_bindgen::JsCast;
 
 use super::error::into_js;
 use super::task;
-use crate::core::{Clock, DateMs, EntryFacts, Facade, Field, MetadataKv, RowState, SecretVault, StoreError, Values, INFO};
+use crate::core::{
+    Clock, DateMs, EntryFacts, Facade, Field, MetadataKv, RowState, SecretVault, StoreError, Values, INFO,
+};
 
 pub mod glue {
     use super::*;

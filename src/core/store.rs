@@ -154,12 +154,28 @@ where
         let row = self.kv.get(&a.id).await.host()?;
         let RowState::Committed { expires } = self.v.row_state(&row, true).host()? else { return Ok(None) };
         if expires && row::is_expired(&self.v, &self.clock, &row).host()? {
-            if this.delete(&a.key).await.is_none() {
+            if self.strict {
+                let _ = self.delete_expired(a).await;
+            } else if this.delete(&a.key).await.is_none() {
                 let _ = self.delete(&a.key).await;
             }
             return Ok(None);
         }
         Ok(Some(row))
+    }
+
+    /// Strict mode's expiry cleanup: in the key's turn, re-read the row and
+    /// delete it only if it is still expired. (The compatible mode calls
+    /// `this.delete(key)`, which would delete a fresh row a put committed
+    /// after the read: known race R6.)
+    async fn delete_expired(&self, a: &Addressed<V::Val>) -> Result<(), V> {
+        let _turn = self.locks.lock(&a.id_text).await;
+        let row = self.kv.get(&a.id).await.host()?;
+        let RowState::Committed { expires: true } = self.v.row_state(&row, true).host()? else { return Ok(()) };
+        if row::is_expired(&self.v, &self.clock, &row).host()? {
+            self.commit_delete(a, &row, DeleteOp::Delete).await?;
+        }
+        Ok(())
     }
 
     /// The vault id holding a row's bytes: in strict mode its `vaultId` when
