@@ -10,9 +10,22 @@ export function setFieldNames(list) {
   names = list;
 }
 
-// `v?.[name]` — a getter may throw (imported with `catch`).
+// A value no host can produce: what a guarded read returns when it threw
+// (the thrown value waits in takeThrown()). Cheaper than a `catch` import,
+// which allocates a closure and an arguments object per call.
+const THREW = Symbol("threw");
+export function threw(v) {
+  return v === THREW;
+}
+
+// `v?.[name]` — a getter may throw.
 export function field(v, i) {
-  return v?.[names[i]];
+  try {
+    return v?.[names[i]];
+  } catch (e) {
+    thrown = e;
+    return THREW;
+  }
 }
 
 // Defines a property on an object the store itself built (never throws).
@@ -27,12 +40,22 @@ export function spread(v) {
 
 // Written as the TS store writes it, so a host TypeError reads the same.
 export function expiresAtIso(options) {
-  return options.expiresAt.toISOString();
+  try {
+    return options.expiresAt.toISOString();
+  } catch (e) {
+    thrown = e;
+    return THREW;
+  }
 }
 
 // The host's Date, looked up at each call so fake timers apply.
 export function nowIso() {
-  return new Date().toISOString();
+  try {
+    return new Date().toISOString();
+  } catch (e) {
+    thrown = e;
+    return THREW;
+  }
 }
 export function nowMs() {
   return +new Date();

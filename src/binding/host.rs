@@ -19,15 +19,16 @@ pub mod glue {
     extern "C" {
         #[wasm_bindgen(js_name = setFieldNames)]
         pub fn set_field_names(names: &Array);
-        #[wasm_bindgen(catch)]
-        pub fn field(v: &JsValue, index: u32) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(js_name = field)]
+        pub fn field_guarded(v: &JsValue, index: u32) -> JsValue;
+        pub fn threw(v: &JsValue) -> bool;
         pub fn define(o: &Object, index: u32, value: &JsValue);
         #[wasm_bindgen(catch)]
         pub fn spread(v: &JsValue) -> Result<Object, JsValue>;
-        #[wasm_bindgen(catch, js_name = expiresAtIso)]
-        pub fn expires_at_iso(options: &JsValue) -> Result<JsValue, JsValue>;
-        #[wasm_bindgen(catch, js_name = nowIso)]
-        pub fn now_iso() -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(js_name = expiresAtIso)]
+        pub fn expires_at_iso_guarded(options: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = nowIso)]
+        pub fn now_iso_guarded() -> JsValue;
         #[wasm_bindgen(catch, js_name = nowMs)]
         pub fn now_ms() -> Result<f64, JsValue>;
         #[wasm_bindgen(catch, js_name = dateMs)]
@@ -76,6 +77,20 @@ pub mod glue {
         pub fn op_promise(slot: u32) -> Promise;
         #[wasm_bindgen(js_name = settleOp)]
         pub fn settle_op(slot: u32, ok: bool, value: &JsValue);
+    }
+
+    /// A guarded glue read: the value, or what it threw.
+    pub fn guarded(v: JsValue) -> Result<JsValue, JsValue> {
+        if threw(&v) {
+            Err(take_thrown())
+        } else {
+            Ok(v)
+        }
+    }
+
+    /// `v?.[name]`; a getter may throw.
+    pub fn field(v: &JsValue, index: u32) -> Result<JsValue, JsValue> {
+        guarded(field_guarded(v, index))
     }
 }
 
@@ -239,7 +254,7 @@ impl Values for JsValues {
         field(v, name)
     }
     fn expires_at_iso(&self, options: &JsValue) -> Result<JsValue, JsValue> {
-        glue::expires_at_iso(options)
+        glue::guarded(glue::expires_at_iso_guarded(options))
     }
     fn object(&self, props: &[(Field, JsValue)]) -> JsValue {
         let o = Object::new();
@@ -372,7 +387,7 @@ pub struct JsClock;
 
 impl Clock<JsValues> for JsClock {
     fn now_iso(&self) -> Result<JsValue, JsValue> {
-        glue::now_iso()
+        glue::guarded(glue::now_iso_guarded())
     }
     fn now_ms(&self) -> Result<f64, JsValue> {
         glue::now_ms()

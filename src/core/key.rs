@@ -26,7 +26,7 @@ impl Scope {
 
     /// The vault id (and metadata key) of `key`, or `None` for an invalid key.
     pub fn id_of(&self, key: &str) -> Option<String> {
-        is_safe_segment(key).then(|| format!("{}{key}", self.prefix))
+        is_safe_segment(key).then(|| [self.prefix.as_str(), key].concat())
     }
 
     /// The key of a metadata KV key in this scope, or `None` outside it.
