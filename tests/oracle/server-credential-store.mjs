@@ -21,28 +21,26 @@ export class ServerCredentialStore {
     return row.expiresAt !== undefined && new Date(row.expiresAt) <= new Date();
   }
 
-  async get(key) {
+  // get/has steps 1–3: the committed, unexpired row, or undefined (an
+  // expired row is deleted through this.delete, its failure swallowed).
+  async liveRow(key) {
     if (!isSafe(key)) return undefined;
-    const id = this.prefix + key;
-    const row = await this.metadata.get(id);
+    const row = await this.metadata.get(this.prefix + key);
     if (!row || row.pending === true) return undefined;
     if (this.isExpired(row)) {
       await this.delete(key).catch(() => {});
       return undefined;
     }
-    return await this.vault.getSecret(id);
+    return row;
+  }
+
+  async get(key) {
+    if ((await this.liveRow(key)) === undefined) return undefined;
+    return await this.vault.getSecret(this.prefix + key);
   }
 
   async has(key) {
-    if (!isSafe(key)) return false;
-    const id = this.prefix + key;
-    const row = await this.metadata.get(id);
-    if (!row || row.pending === true) return false;
-    if (this.isExpired(row)) {
-      await this.delete(key).catch(() => {});
-      return false;
-    }
-    return true;
+    return (await this.liveRow(key)) !== undefined;
   }
 
   async put(key, value, options) {
