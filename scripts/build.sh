@@ -46,7 +46,7 @@ for target in nodejs web; do
   rm -rf "$out"
   wasm-pack --log-level error build --release --mode no-install --no-pack \
     --target "$target" --out-dir "$out"
-  wasm-opt -Oz --strip-debug --strip-producers "${wasm_features[@]}" "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
+  wasm-opt -Oz --strip-debug --strip-producers --strip-target-features "${wasm_features[@]}" "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
 done
 
 # pkg/ layout: index.d.ts (+ .d.cts for require), store.mjs (the class, shared),
