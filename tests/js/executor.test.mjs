@@ -1,0 +1,99 @@
+// The package's own executor (src/binding/task.rs): eager first poll, one
+// persistent wake callback, slots reused across operations, wakers for
+// strict mode's write turns. These tests hold it to what users rely on.
+import { test } from "./helpers/harness.mjs";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { ServerCredentialStore } from "./helpers/impl.mjs";
+import { createHost, deferred } from "./helpers/fakes.mjs";
+
+const scope = { userId: "u", projectId: "p" };
+
+test("an operation starts synchronously, like an async function: its first host call is made before put() returns", () => {
+  const host = createHost();
+  const s = new ServerCredentialStore({ ...host, ...scope });
+  const p = s.put("k", "v");
+  assert.deepEqual(host.trace(), ["metadata.get"]);
+  return p;
+});
+
+test("thousands of concurrent operations on one store all settle with their own results", async () => {
+  for (const mode of ["promise", "plain", "thenable"]) {
+    const host = createHost({ mode });
+    const s = new ServerCredentialStore({ ...host, ...scope });
+    const n = 2000;
+    await Promise.all(Array.from({ length: n }, (_, i) => s.put(`k${i}`, `v${i}`)));
+    const got = await Promise.all(Array.from({ length: n }, (_, i) => s.get(`k${i}`)));
+    assert.deepEqual(got, Array.from({ length: n }, (_, i) => `v${i}`), mode);
+    const mixed = await Promise.all(
+      Array.from({ length: n }, (_, i) => (i % 3 === 0 ? s.has(`k${i}`) : i % 3 === 1 ? s.delete(`k${i}`) : s.get(`k${i}`))),
+    );
+    mixed.forEach((r, i) => assert.equal(r, i % 3 === 2 ? `v${i}` : true, `${mode} #${i}`));
+    assert.equal((await s.keys()).length, n - Math.ceil((n - 1) / 3));
+  }
+});
+
+test("a host method that starts other operations synchronously (reentrancy) gets correct results for all", async () => {
+  const host = createHost();
+  const s = new ServerCredentialStore({ ...host, ...scope });
+  const other = new ServerCredentialStore({ ...createHost(), ...scope });
+  await s.put("a", "A");
+  await other.put("b", "B");
+  let inner = null;
+  const get = host.metadata.get;
+  host.metadata.get = function (id) {
+    if (inner === null) {
+      inner = [];
+      inner.push(s.get("a"), other.get("b"), s.has("zzz"));
+    }
+    return get.call(this, id);
+  };
+  assert.equal(await s.get("a"), "A");
+  assert.deepEqual(await Promise.all(inner), ["A", "B", false]);
+});
+
+test("a host call that never settles does not stop other operations (its slot stays, others are reused)", async () => {
+  const host = createHost();
+  const s = new ServerCredentialStore({ ...host, ...scope });
+  await s.put("k", "v");
+  host.hold("metadata", "get"); // this one never released
+  const stuck = s.get("k");
+  for (let i = 0; i < 500; i++) assert.equal(await s.get("k"), "v");
+  let settled = false;
+  stuck.then(() => (settled = true));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(settled, false);
+});
+
+test("free() of the wasm object while an operation is in flight does not break that operation", async () => {
+  const require = createRequire(import.meta.url);
+  const { StoreCore } = require("../../pkg/node/server_credential_store_wasm.js");
+  const host = createHost();
+  const core = new StoreCore({ ...host, ...scope });
+  await core.put("k", "v", undefined);
+  const held = host.hold("vault", "getSecret");
+  const p = core.get("k", undefined);
+  await held.reached;
+  core.free();
+  held.release();
+  assert.equal(await p, "v", "the operation owns the store it runs on");
+  assert.throws(() => core.get("k", undefined), /null pointer|destroyed|moved/i, "the freed object itself is unusable");
+});
+
+test("strict-mode waiters are woken in order, also when writers of many keys interleave", async () => {
+  const host = createHost();
+  const stores = [0, 1, 2].map(() => new ServerCredentialStore({ ...host, ...scope, strict: true }));
+  const ops = [];
+  for (let i = 0; i < 300; i++) {
+    const s = stores[i % 3];
+    const key = `k${i % 7}`;
+    ops.push(i % 5 === 4 ? s.delete(key) : s.put(key, `v${i}`));
+  }
+  await Promise.all(ops);
+  // The last write of each key wins, as if the writes ran one after another.
+  for (let k = 0; k < 7; k++) {
+    const last = [...Array(300).keys()].filter((i) => i % 7 === k).pop();
+    assert.equal(await stores[0].get(`k${k}`), last % 5 === 4 ? undefined : `v${last}`, `k${k}`);
+  }
+  assert.equal(host.secrets.size, (await stores[0].keys()).length, "no version left behind");
+});
