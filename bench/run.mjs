@@ -22,7 +22,8 @@
 //   3. scale: listMetadata / deleteAll with 100 rows in scope among 1k, 10k and
 //      100k rows of other scopes, on the getAll path vs the getByPrefix path
 //      (a sorted-key Map KV; and js/sqlite-kv.mjs when it exists).
-//   4. size of the .wasm (raw, gzip -9) and start-up (import + first
+//   4. size of the .wasm (raw, gzip -9) and start-up (import { mapMetadata, mapVault } from "../tests/js/helpers/map-hosts.mjs";
+import + first
 //      construction in 20 fresh Node processes; whole-process wall time vs
 //      `node -e ""`).
 //
@@ -140,38 +141,11 @@ function makeRow(userId, projectId, key, i) {
 // Each backend: { metadata, vault, seed(id, row, secret), drop(id) } where
 // seed/drop bypass the timed paths (direct map access where possible).
 
-function mapVault(secrets) {
-  return {
-    async setSecret(id, s) {
-      secrets.set(id, s);
-    },
-    async getSecret(id) {
-      return secrets.get(id);
-    },
-    async deleteSecret(id) {
-      secrets.delete(id);
-    },
-  };
-}
-
 function rawMapBackend() {
   const rows = new Map();
   const secrets = new Map();
   return {
-    metadata: {
-      async get(k) {
-        return rows.get(k);
-      },
-      async put(k, v) {
-        rows.set(k, v);
-      },
-      async delete(k) {
-        rows.delete(k);
-      },
-      async getAll() {
-        return Array.from(rows, ([key, value]) => ({ key, value }));
-      },
-    },
+    metadata: mapMetadata(rows),
     vault: mapVault(secrets),
     seed(id, row, secret) {
       rows.set(id, row);

@@ -12,6 +12,7 @@
 //   node --expose-gc scripts/memory.mjs                       # 1M ops, 100k instances
 //   node --expose-gc scripts/memory.mjs --ops 100000 --instances 10000 --json
 // (without --expose-gc the script enables gc itself through v8 flags.)
+import { mapMetadata, mapVault } from "../tests/js/helpers/map-hosts.mjs";
 import { loadWithMemory } from "../tests/js/support/wasm-memory.mjs";
 import v8 from "node:v8";
 import vm from "node:vm";
@@ -69,37 +70,9 @@ function show(s) {
 }
 
 function mapBackend() {
-  const kv = new Map();
-  const vault = new Map();
-  return {
-    kv,
-    vault,
-    metadata: {
-      async get(id) {
-        return kv.get(id);
-      },
-      async put(id, row) {
-        kv.set(id, row);
-      },
-      async delete(id) {
-        kv.delete(id);
-      },
-      async getAll() {
-        return [...kv].map(([key, value]) => ({ key, value }));
-      },
-    },
-    vaultHost: {
-      async setSecret(id, s) {
-        vault.set(id, s);
-      },
-      async getSecret(id) {
-        return vault.get(id);
-      },
-      async deleteSecret(id) {
-        vault.delete(id);
-      },
-    },
-  };
+  const metadata = mapMetadata();
+  const vaultHost = mapVault();
+  return { kv: metadata.rows, vault: vaultHost.map, metadata, vaultHost };
 }
 
 // A cheap deterministic PRNG (xorshift32).

@@ -12,32 +12,15 @@
 // without a build.
 import assert from "node:assert/strict";
 
-export const USER = "user-1";
-export const PROJECT = "proj.A:1_x";
-export const PREFIX = `${USER}/${PROJECT}/`;
+import { USER, PROJECT, PREFIX, PAST, FUTURE, BASE_KEYS, row } from "./helpers/rows.mjs";
+
+export { USER, PROJECT, PREFIX };
 export const id = (key) => PREFIX + key;
 const K = "k";
 const ID = id(K);
 const INVALID_KEY = "ServerCredentialStore: invalid key";
 const NOT_ARRAY = "ServerCredentialStore: metadata.getAll() did not resolve to an array";
-const PAST = "2001-02-03T04:05:06.789Z";
-const FUTURE = "2999-01-01T00:00:00.000Z";
-const BASE_KEYS = ["userId", "projectId", "key", "label", "provider", "createdAt", "updatedAt", "expiresAt"];
 
-function row(key, fields = {}) {
-  return {
-    userId: USER,
-    projectId: PROJECT,
-    key,
-    label: undefined,
-    provider: undefined,
-    createdAt: PAST,
-    updatedAt: PAST,
-    expiresAt: undefined,
-    pending: false,
-    ...fields,
-  };
-}
 
 async function outcome(p) {
   try {

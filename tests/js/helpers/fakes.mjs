@@ -184,18 +184,4 @@ export function createHost({ rows = [], secrets = [], mode = "promise" } = {}) {
 }
 
 /** A minimal Map-backed vault with no recording, for use with real KV backends. */
-export function mapVault() {
-  const map = new Map();
-  return {
-    map,
-    async setSecret(id, plaintext) {
-      map.set(id, plaintext);
-    },
-    async getSecret(id) {
-      return map.get(id);
-    },
-    async deleteSecret(id) {
-      map.delete(id);
-    },
-  };
-}
+export { mapVault } from "./map-hosts.mjs";
