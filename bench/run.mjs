@@ -22,8 +22,7 @@
 //   3. scale: listMetadata / deleteAll with 100 rows in scope among 1k, 10k and
 //      100k rows of other scopes, on the getAll path vs the getByPrefix path
 //      (a sorted-key Map KV; and js/sqlite-kv.mjs when it exists).
-//   4. size of the .wasm (raw, gzip -9) and start-up (import { mapMetadata, mapVault } from "../tests/js/helpers/map-hosts.mjs";
-import + first
+//   4. size of the .wasm (raw, gzip -9) and start-up (import + first
 //      construction in 20 fresh Node processes; whole-process wall time vs
 //      `node -e ""`).
 //
@@ -39,6 +38,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
 import zlib from "node:zlib";
+import { mapMetadata, mapVault } from "../tests/js/helpers/map-hosts.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..");
