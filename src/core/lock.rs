@@ -30,16 +30,14 @@ fn take<T>(list: &mut Vec<(u64, T)>, ticket: u64) -> Option<T> {
 }
 
 impl Queue {
-    /// Moves past abandoned tickets and wakes whoever is served next.
-    fn advance(&mut self) {
+    /// Moves past abandoned tickets; returns the waker of whoever is served next.
+    fn advance(&mut self) -> Option<Waker> {
         self.serving += 1;
         while let Some(at) = self.abandoned.iter().position(|&t| t == self.serving) {
             self.abandoned.swap_remove(at);
             self.serving += 1;
         }
-        if let Some(w) = take(&mut self.waiting, self.serving) {
-            w.wake();
-        }
+        take(&mut self.waiting, self.serving)
     }
 
     fn idle(&self) -> bool {
@@ -79,17 +77,25 @@ impl KeyLocks {
     }
 
     fn finish(&self, id: &str, ticket: u64, admitted: bool) {
-        let mut queues = self.queues.borrow_mut();
-        let Some(at) = queues.iter().position(|(k, _)| k == id) else { return };
-        let q = &mut queues[at].1;
-        if admitted || q.serving == ticket {
-            q.advance();
-        } else {
-            take(&mut q.waiting, ticket);
-            q.abandoned.push(ticket);
-        }
-        if q.idle() {
-            queues.swap_remove(at);
+        let next = {
+            let mut queues = self.queues.borrow_mut();
+            let Some(at) = queues.iter().position(|(k, _)| k == id) else { return };
+            let q = &mut queues[at].1;
+            let next = if admitted || q.serving == ticket {
+                q.advance()
+            } else {
+                take(&mut q.waiting, ticket);
+                q.abandoned.push(ticket);
+                None
+            };
+            if q.idle() {
+                queues.swap_remove(at);
+            }
+            next
+        };
+        // Woken after the borrow ends: a waker may poll its task right away.
+        if let Some(w) = next {
+            w.wake();
         }
     }
 }
