@@ -60,7 +60,7 @@ where
         let v = &self.v;
         let a = self.readdress(&orphan.id);
         let mut props = vec![
-            (Field::Key, a.key),
+            (Field::Key, v.string(self.scope.key_of(&a.id_text).unwrap_or_default())),
             (Field::Reason, v.string(orphan.finding.as_str())),
             (Field::OrphanedAt, v.get(&orphan.row, Field::OrphanedAt)?),
             (Field::UpdatedAt, v.get(&orphan.row, Field::UpdatedAt)?),

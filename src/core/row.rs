@@ -153,6 +153,7 @@ impl Finding {
 /// The fields `put` computes (SPEC §4 put step 3); scope and key come from the store.
 /// In strict mode the row also names the versioned vault id of its bytes.
 pub struct BaseRow<T> {
+    pub key: T,
     pub label: T,
     pub provider: T,
     pub created_at: T,

@@ -31,9 +31,8 @@ pub struct Store<V: Values, K, S, C> {
     pub(super) strict: bool,
 }
 
-/// A valid key, its text and its id (the metadata KV key and plain vault id).
+/// An id (the metadata KV key and plain vault id), as a host value and as text.
 pub(super) struct Addressed<T> {
-    pub(super) key: T,
     pub(super) id: T,
     pub(super) id_text: String,
 }
@@ -89,7 +88,7 @@ where
     fn address(&self, key: &V::Val) -> Option<Addressed<V::Val>> {
         let key_text = self.v.as_string(key)?;
         let id_text = self.scope.id_of(&key_text)?;
-        Some(Addressed { key: key.clone(), id: self.v.concat(&self.prefix, key), id_text })
+        Some(Addressed { id: self.v.concat(&self.prefix, key), id_text })
     }
 
     /// Strict mode: the turn of one id for a write. Compatible mode: none.
@@ -112,20 +111,20 @@ where
     pub async fn get_via(&self, key: &V::Val, this: &impl Facade<V>) -> Result<V::Val, V> {
         let Some(a) = self.address(key) else { return Ok(self.v.undefined()) };
         if !self.strict {
-            if self.live_row(&a, this).await?.is_none() {
+            if self.live_row(key, &a, this).await?.is_none() {
                 return Ok(self.v.undefined());
             }
             return self.vault.get_secret(&a.id).await.host();
         }
-        self.get_versioned(&a, this).await
+        self.get_versioned(key, &a, this).await
     }
 
     /// Strict get: the row's own version. If that version vanished, an
     /// update retired it after we read the row: read the new row once more.
-    async fn get_versioned(&self, a: &Addressed<V::Val>, this: &impl Facade<V>) -> Result<V::Val, V> {
+    async fn get_versioned(&self, key: &V::Val, a: &Addressed<V::Val>, this: &impl Facade<V>) -> Result<V::Val, V> {
         let mut last_vault_id: Option<String> = None;
         loop {
-            let Some(row) = self.live_row(a, this).await? else { return Ok(self.v.undefined()) };
+            let Some(row) = self.live_row(key, a, this).await? else { return Ok(self.v.undefined()) };
             let (vault_id, vault_text) = self.vault_id_of(a, &row).host()?;
             if last_vault_id.as_deref() == Some(vault_text.as_str()) {
                 return Ok(self.v.undefined());
@@ -145,19 +144,19 @@ where
 
     pub async fn has_via(&self, key: &V::Val, this: &impl Facade<V>) -> Result<bool, V> {
         let Some(a) = self.address(key) else { return Ok(false) };
-        Ok(self.live_row(&a, this).await?.is_some())
+        Ok(self.live_row(key, &a, this).await?.is_some())
     }
 
     /// Steps 2–3 of get/has: the committed, unexpired row, or `None`.
     /// An expired row is deleted on the way, and that delete's failure swallowed.
-    async fn live_row(&self, a: &Addressed<V::Val>, this: &impl Facade<V>) -> Result<Option<V::Val>, V> {
+    async fn live_row(&self, key: &V::Val, a: &Addressed<V::Val>, this: &impl Facade<V>) -> Result<Option<V::Val>, V> {
         let row = self.kv.get(&a.id).await.host()?;
         let RowState::Committed { expires } = self.v.row_state(&row, true).host()? else { return Ok(None) };
         if expires && row::is_expired(&self.v, &self.clock, &row).host()? {
             if self.strict {
                 let _ = self.delete_expired(a).await;
-            } else if this.delete(&a.key).await.is_none() {
-                let _ = self.delete(&a.key).await;
+            } else if this.delete(key).await.is_none() {
+                let _ = self.delete(key).await;
             }
             return Ok(None);
         }
@@ -208,7 +207,7 @@ where
         let _turn = self.write_turn(&a.id_text).await;
         let now = self.clock.now_iso().host()?;
         let existing = self.kv.get(&a.id).await.host()?;
-        let mut base = self.base_row(&existing, options, now).host()?;
+        let mut base = self.base_row(key, &existing, options, now).host()?;
         if self.strict {
             base.vault_id = Some(self.v.string(&format!("{}#{}", a.id_text, self.clock.version_token())));
         }
@@ -224,7 +223,7 @@ where
     /// Step 3: label/provider from options or carried over, createdAt kept,
     /// expiresAt from `options.expiresAt.toISOString()` or carried over.
     /// No other field of `existing` survives.
-    fn base_row(&self, existing: &V::Val, options: &V::Val, now: V::Val) -> HostRes<BaseRow<V::Val>, V> {
+    fn base_row(&self, key: &V::Val, existing: &V::Val, options: &V::Val, now: V::Val) -> HostRes<BaseRow<V::Val>, V> {
         let v = &self.v;
         let option_or_existing = |f: Field| -> HostRes<V::Val, V> {
             let given = v.get(options, f)?;
@@ -243,15 +242,15 @@ where
         } else {
             v.get(existing, Field::ExpiresAt)?
         };
-        Ok(BaseRow { label, provider, created_at, updated_at: now, expires_at, vault_id: None })
+        Ok(BaseRow { key: key.clone(), label, provider, created_at, updated_at: now, expires_at, vault_id: None })
     }
 
     /// `{ userId, projectId, key, label, provider, createdAt, updatedAt, expiresAt, [vaultId], ...extra }`
-    fn row(&self, a: &Addressed<V::Val>, base: &BaseRow<V::Val>, extra: &[(Field, V::Val)]) -> V::Val {
+    fn row(&self, base: &BaseRow<V::Val>, extra: &[(Field, V::Val)]) -> V::Val {
         let mut props = vec![
             (Field::UserId, self.user_id.clone()),
             (Field::ProjectId, self.project_id.clone()),
-            (Field::Key, a.key.clone()),
+            (Field::Key, base.key.clone()),
             (Field::Label, base.label.clone()),
             (Field::Provider, base.provider.clone()),
             (Field::CreatedAt, base.created_at.clone()),
@@ -269,7 +268,7 @@ where
     /// failure rolls back or leaves an orphan marker an operator can find.
     async fn put_new(&self, a: &Addressed<V::Val>, value: &V::Val, base: &BaseRow<V::Val>) -> Result<(), V> {
         let vault_id = base.vault_id.as_ref().unwrap_or(&a.id);
-        let pending = self.row(a, base, &[(Field::Pending, self.v.boolean(true))]);
+        let pending = self.row(base, &[(Field::Pending, self.v.boolean(true))]);
         self.kv.put(&a.id, &pending).await.host()?;
 
         if let Err(e) = self.vault.set_secret(vault_id, value).await {
@@ -282,7 +281,7 @@ where
             };
         }
 
-        let committed = self.row(a, base, &[(Field::Pending, self.v.boolean(false))]);
+        let committed = self.row(base, &[(Field::Pending, self.v.boolean(false))]);
         if let Err(c) = self.kv.put(&a.id, &committed).await {
             self.put_base_marker(a, base, OrphanReason::MetadataCommitFailed).await;
             return Err(StoreError::CommitOrphaned { id: a.id_text.clone(), cause: c });
@@ -293,7 +292,7 @@ where
     /// Best effort: `metadata.put(id, { ...base, pending: true, orphanedAt, orphanReason })`.
     async fn put_base_marker(&self, a: &Addressed<V::Val>, base: &BaseRow<V::Val>, reason: OrphanReason) {
         if let Ok(now) = self.clock.now_iso() {
-            let marker = self.row(a, base, &row::marker_props(&self.v, now, reason));
+            let marker = self.row(base, &row::marker_props(&self.v, now, reason));
             let _ = self.kv.put(&a.id, &marker).await;
         }
     }
@@ -301,7 +300,7 @@ where
     /// Step 5: vault, then row; failures reject raw and nothing is rolled back.
     async fn put_update(&self, a: &Addressed<V::Val>, value: &V::Val, base: &BaseRow<V::Val>) -> Result<(), V> {
         self.vault.set_secret(&a.id, value).await.host()?;
-        self.kv.put(&a.id, &self.row(a, base, &[])).await.host()
+        self.kv.put(&a.id, &self.row(base, &[])).await.host()
     }
 
     /// Strict update: the new value under a fresh version, then the row
@@ -327,7 +326,7 @@ where
                 vec![(Field::RetiredVaultIds, self.v.array(ids.to_vec()))]
             }
         };
-        if let Err(c) = self.kv.put(&a.id, &self.row(a, base, &record(&retired))).await {
+        if let Err(c) = self.kv.put(&a.id, &self.row(base, &record(&retired))).await {
             return match self.vault.delete_secret(new_id).await {
                 Ok(()) => Err(StoreError::Host(c)),
                 Err(_) => {
@@ -337,7 +336,7 @@ where
         }
         if let Err(e) = self.vault.delete_secret(&old_id).await {
             retired.push(old_id);
-            if self.kv.put(&a.id, &self.row(a, base, &record(&retired))).await.is_err() {
+            if self.kv.put(&a.id, &self.row(base, &record(&retired))).await.is_err() {
                 return Err(StoreError::RetiredOrphaned { vault_id: old_text, cause: e });
             }
         }
@@ -452,9 +451,7 @@ where
     /// An id found in the KV, addressed like a key (its text is needed for
     /// turns and messages only).
     pub(super) fn readdress(&self, id: &V::Val) -> Addressed<V::Val> {
-        let id_text = self.v.as_string(id).unwrap_or_default();
-        let key_text = self.scope.key_of(&id_text).unwrap_or_default();
-        Addressed { key: self.v.string(key_text), id: id.clone(), id_text }
+        Addressed { id: id.clone(), id_text: self.v.as_string(id).unwrap_or_default() }
     }
 
     /// A listing from `getByPrefix(prefix)` when the KV offers it, else
