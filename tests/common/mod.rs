@@ -5,5 +5,6 @@
 
 pub mod exec;
 pub mod fake;
+pub mod lin;
 pub mod model;
 pub mod rng;

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::rc::Rc;
 
-use server_credential_store_wasm::core::{DeleteOp, StoreError};
+use server_credential_store_wasm::core::{DeleteOp, KeyLocks, StoreError};
 
 use super::exec::Pool;
 use super::fake::{parse_iso, Call, Completion, FakeStore, FaultMode, Js, World, T0};
@@ -67,6 +67,10 @@ pub enum Action {
     Keys,
     List,
     DeleteAll,
+    /// `reconcile()` of the scope (`stalePendingMs` when given).
+    Reconcile(Option<u32>),
+    /// `listOrphans()` of the scope.
+    ListOrphans,
     /// The clock moves forward (fake timers); no host call.
     Advance(i64),
     /// Test-only: the host state changes behind the store's back (to show
@@ -136,6 +140,15 @@ pub fn list(scope: usize) -> Op {
 pub fn delete_all(scope: usize) -> Op {
     Op { scope, key: "", action: Action::DeleteAll }
 }
+pub fn reconcile(scope: usize) -> Op {
+    Op { scope, key: "", action: Action::Reconcile(None) }
+}
+pub fn reconcile_with(scope: usize, stale_pending_ms: u32) -> Op {
+    Op { scope, key: "", action: Action::Reconcile(Some(stale_pending_ms)) }
+}
+pub fn list_orphans(scope: usize) -> Op {
+    Op { scope, key: "", action: Action::ListOrphans }
+}
 pub fn advance(ms: i64) -> Op {
     Op { scope: 0, key: "", action: Action::Advance(ms) }
 }
@@ -159,6 +172,8 @@ impl Op {
             Action::Keys => "keys",
             Action::List => "listMetadata",
             Action::DeleteAll => "deleteAll",
+            Action::Reconcile(_) => "reconcile",
+            Action::ListOrphans => "listOrphans",
             Action::Advance(_) => "advance",
             Action::Tamper(_) => "tamper",
         }
@@ -173,7 +188,9 @@ impl Op {
     pub fn touches(&self, id: &str) -> bool {
         match self.action {
             Action::Advance(_) | Action::Tamper(_) => false,
-            Action::Keys | Action::List | Action::DeleteAll => id.starts_with(&prefix(self.scope)),
+            Action::Keys | Action::List | Action::DeleteAll | Action::Reconcile(_) | Action::ListOrphans => {
+                id.starts_with(&prefix(self.scope))
+            }
             _ => self.id() == id,
         }
     }
@@ -194,6 +211,13 @@ impl Op {
         }
         Js::obj(&props)
     }
+    /// The options object handed to reconcile.
+    fn reconcile_options(stale: Option<u32>) -> Js {
+        match stale {
+            Some(ms) => Js::obj(&[("stalePendingMs", Js::Num(f64::from(ms)))]),
+            None => Js::Undefined,
+        }
+    }
     /// As Rust, with the builders above.
     pub fn rust(&self) -> String {
         let (s, k) = (self.scope, self.key);
@@ -212,6 +236,9 @@ impl Op {
             Action::Keys => format!("keys({s})"),
             Action::List => format!("list({s})"),
             Action::DeleteAll => format!("delete_all({s})"),
+            Action::Reconcile(None) => format!("reconcile({s})"),
+            Action::Reconcile(Some(ms)) => format!("reconcile_with({s}, {ms})"),
+            Action::ListOrphans => format!("list_orphans({s})"),
             Action::Advance(ms) => format!("advance({ms})"),
             Action::Tamper(t) => format!("tamper({s}, {k:?}, Tamper::{t:?})"),
         }
@@ -249,7 +276,10 @@ impl fmt::Display for Op {
             }
             Action::Advance(ms) => write!(f, "clock += {}s", ms / 1000),
             Action::Tamper(t) => write!(f, "(tamper {} {t:?})", self.id()),
-            Action::Keys | Action::List | Action::DeleteAll => write!(f, "{store}.{}()", self.name()),
+            Action::Keys | Action::List | Action::DeleteAll | Action::ListOrphans | Action::Reconcile(None) => {
+                write!(f, "{store}.{}()", self.name())
+            }
+            Action::Reconcile(Some(ms)) => write!(f, "{store}.reconcile({{ stalePendingMs: {ms} }})"),
             _ => write!(f, "{store}.{}({:?})", self.name(), self.key),
         }
     }
@@ -460,8 +490,12 @@ pub enum Res {
     Keys(Result<Js, Error>),
     List(Result<Js, Error>),
     DeleteAll(Result<(), Error>),
+    Reconcile(Result<Js, Error>),
+    ListOrphans(Result<Js, Error>),
     Advance,
     Tamper,
+    /// The batch deadlocked before this operation finished (strict mode's turns).
+    Unfinished,
 }
 
 impl Res {
@@ -473,7 +507,9 @@ impl Res {
             | Res::Delete(Err(e))
             | Res::Keys(Err(e))
             | Res::List(Err(e))
-            | Res::DeleteAll(Err(e)) => Some(e),
+            | Res::DeleteAll(Err(e))
+            | Res::Reconcile(Err(e))
+            | Res::ListOrphans(Err(e)) => Some(e),
             _ => None,
         }
     }
@@ -493,7 +529,32 @@ impl Res {
                 let keys: Vec<Js> = v.items().iter().map(|i| i.prop("key")).collect();
                 format!("{} entries {keys:?}", keys.len())
             }
+            Res::Reconcile(Ok(v)) => {
+                let part = |name: &str| -> String {
+                    let keys: Vec<String> = v
+                        .prop(name)
+                        .items()
+                        .iter()
+                        .map(|i| {
+                            format!("{}:{}", i.prop("key").str().unwrap_or("?"), i.prop("reason").str().unwrap_or("?"))
+                        })
+                        .collect();
+                    format!("{name} [{}]", keys.join(", "))
+                };
+                format!("{}, {}, {}", part("repaired"), part("failed"), part("skipped"))
+            }
+            Res::ListOrphans(Ok(v)) => {
+                let keys: Vec<String> = v
+                    .items()
+                    .iter()
+                    .map(|i| {
+                        format!("{}:{}", i.prop("key").str().unwrap_or("?"), i.prop("reason").str().unwrap_or("?"))
+                    })
+                    .collect();
+                format!("[{}]", keys.join(", "))
+            }
             Res::Advance | Res::Tamper => "".into(),
+            Res::Unfinished => "never finished (deadlock)".into(),
             _ => unreachable!(),
         }
     }
@@ -520,6 +581,8 @@ async fn perform(store: Rc<FakeStore>, world: Rc<World>, op: Op) -> Res {
         Action::Keys => Res::Keys(store.keys().await),
         Action::List => Res::List(store.list_metadata().await),
         Action::DeleteAll => Res::DeleteAll(store.delete_all().await),
+        Action::Reconcile(stale) => Res::Reconcile(store.reconcile(&Op::reconcile_options(*stale)).await),
+        Action::ListOrphans => Res::ListOrphans(store.list_orphans_report(&Js::Undefined).await),
         Action::Advance(ms) => {
             world.now_ms.set(world.now_ms.get() + *ms as f64);
             Res::Advance
@@ -527,12 +590,13 @@ async fn perform(store: Rc<FakeStore>, world: Rc<World>, op: Op) -> Res {
         Action::Tamper(t) => {
             let id = op.id();
             match t {
-                Tamper::DropSecret => {
-                    world.secrets.borrow_mut().remove(&id);
-                }
+                // Every version of the id (in the compatible mode: the id itself).
+                Tamper::DropSecret => world.secrets.borrow_mut().retain(|k, _| base_of(k) != id),
                 Tamper::DropRow => world.rows.borrow_mut().retain(|(k, _)| *k != id),
+                // The bytes the row points at (in the compatible mode: the id itself).
                 Tamper::SetSecret(v) => {
-                    world.secrets.borrow_mut().insert(id, Js::s(v));
+                    let at = vault_of(true, &id, &world.row(&id));
+                    world.secrets.borrow_mut().insert(at, Js::s(v));
                 }
             }
             Res::Tamper
@@ -626,10 +690,16 @@ pub struct Effect {
 }
 
 impl Effect {
-    fn is(&self, target: &str, method: &str, id: &str) -> bool {
+    pub fn is(&self, target: &str, method: &str, id: &str) -> bool {
         self.c.call.target == target && self.c.call.method == method && self.c.call.id.as_deref() == Some(id)
     }
-    fn ok(&self) -> bool {
+    /// A call of `target.method` on `id` or on a version of it.
+    pub fn is_for(&self, target: &str, method: &str, id: &str) -> bool {
+        self.c.call.target == target
+            && self.c.call.method == method
+            && self.c.call.id.as_deref().map(base_of) == Some(id)
+    }
+    pub fn ok(&self) -> bool {
         self.c.fault.is_none()
     }
 }
@@ -651,6 +721,20 @@ pub enum Kind {
     TornRow,
     // The known gap of the compatible protocol.
     ExpiredReadSilentOrphan,
+    /// Strict mode: a read waited for a turn, with no expired row to clean up.
+    ReadWaited,
+    // Reconciliation's promises (violations in every mode).
+    /// reconcile deleted vault bytes a committed row pointed at.
+    ReconcileDeletedLiveBytes,
+    /// reconcile reported a repair it did not finish (row left, or row
+    /// removed while bytes it named stayed).
+    ReconcileRepairIncomplete,
+    /// Every live task of a batch waits for a turn (strict mode).
+    Stuck,
+    /// Strict mode: no sequential order of a concurrent batch's operations,
+    /// consistent with real time, explains the results and the final state
+    /// of some id.
+    NotLinearizable,
 }
 
 impl Kind {
@@ -668,6 +752,11 @@ impl Kind {
             Kind::LostPut => "lost-put",
             Kind::TornRow => "torn-row",
             Kind::ExpiredReadSilentOrphan => "expired-read-silent-orphan",
+            Kind::ReconcileDeletedLiveBytes => "reconcile-deleted-live-bytes",
+            Kind::ReconcileRepairIncomplete => "reconcile-repair-incomplete",
+            Kind::Stuck => "stuck",
+            Kind::ReadWaited => "read-waited",
+            Kind::NotLinearizable => "not-linearizable",
         }
     }
 }
@@ -694,11 +783,19 @@ pub struct Finding {
 pub struct Run {
     /// The scenario as it ran: faults that fired, schedules as taken.
     pub scenario: Scenario,
+    pub opts: RunOpts,
     pub world: Rc<World>,
     pub ops: Vec<OpRun>,
     pub effects: Vec<Effect>,
     pub fired: Vec<Fired>,
     pub findings: Vec<Finding>,
+    /// Polls that found a task waiting for a turn.
+    pub stalls: u64,
+    /// Ops that waited for a turn at least once.
+    pub waited: HashSet<usize>,
+    /// Per-id histories the linearizability check explained, with 2, 3
+    /// and 4 operations (clock advances not counted).
+    pub lin_checked: [u64; 3],
 }
 
 impl Run {
@@ -718,14 +815,57 @@ impl Run {
 
 const STEP_LIMIT: u64 = 100_000;
 
+/// Which protocol the stores run, and which checks apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOpts {
+    /// Strict mode: the three stores share one `KeyLocks` (one metadata object).
+    pub strict: bool,
+    /// Check every concurrent batch for linearizability per key (on by
+    /// default in strict mode; a test turns it on for the compatible mode to
+    /// show that it flags the known races).
+    pub lin: bool,
+}
+
+impl RunOpts {
+    pub const COMPATIBLE: RunOpts = RunOpts { strict: false, lin: false };
+    pub const STRICT: RunOpts = RunOpts { strict: true, lin: true };
+    pub fn of(strict: bool) -> RunOpts {
+        if strict {
+            RunOpts::STRICT
+        } else {
+            RunOpts::COMPATIBLE
+        }
+    }
+}
+
+/// Runs a scenario on compatible-mode stores (see [`run_with`]).
+pub fn run(sc: &Scenario, explore: Option<Explore>) -> Run {
+    run_with(sc, explore, RunOpts::COMPATIBLE)
+}
+
+/// Runs a scenario on strict-mode stores (see [`run_with`]).
+pub fn run_strict(sc: &Scenario, explore: Option<Explore>) -> Run {
+    run_with(sc, explore, RunOpts::STRICT)
+}
+
 /// Runs a scenario: replays its faults and schedules, or (with `explore`)
 /// draws them and records what it drew in `Run::scenario`.
-pub fn run(sc: &Scenario, explore: Option<Explore>) -> Run {
+///
+/// Strict mode's tasks may wait for a key's turn: a poll that neither
+/// completes a host call, nor makes one, nor finishes the task (nor is the
+/// task's first, which queues it) leaves the task *stalled*, and the
+/// scheduler picks among the others until something moves. If every live
+/// task is stalled the batch deadlocked: a `stuck` violation ends the run.
+pub fn run_with(sc: &Scenario, explore: Option<Explore>, opts: RunOpts) -> Run {
     let sc = sc.clone().normalized();
     let n = sc.op_count();
     let world = World::new();
     world.yielding.set(true);
-    let stores: Vec<Rc<FakeStore>> = SCOPES.iter().map(|(u, p)| Rc::new(world.store(u, p))).collect();
+    let locks = KeyLocks::new();
+    let stores: Vec<Rc<FakeStore>> = SCOPES
+        .iter()
+        .map(|(u, p)| Rc::new(if opts.strict { world.store(u, p).strict(locks.clone()) } else { world.store(u, p) }))
+        .collect();
     let ctl = Rc::new(RefCell::new(Ctl {
         batch_ops: vec![],
         calls_per_op: vec![0; n],
@@ -738,14 +878,18 @@ pub fn run(sc: &Scenario, explore: Option<Explore>) -> Run {
         world.set_fault_hook(move |call| ctl.borrow_mut().decide(call));
     }
     let mut sched_rng = explore.map(|e| Rng::new(mix(e.seed, 2)));
-    let mut checker = Checker::new(&sc);
+    let mut checker = Checker::new(&sc, opts);
     let mut run = Run {
         scenario: Scenario { batches: sc.batches.clone(), faults: vec![], schedules: vec![] },
+        opts,
         world: world.clone(),
         ops: vec![],
         effects: vec![],
         fired: vec![],
         findings: vec![],
+        stalls: 0,
+        waited: HashSet::new(),
+        lin_checked: [0; 3],
     };
     let mut step: u64 = 0;
     let mut start = 0;
@@ -761,17 +905,26 @@ pub fn run(sc: &Scenario, explore: Option<Explore>) -> Run {
         let mut taken = vec![];
         let mut first = vec![u64::MAX; batch.len()];
         let mut done = vec![0; batch.len()];
+        // Tasks polled since anything last moved, that did not move.
+        let mut stalled: Vec<usize> = vec![];
+        let mut stuck = false;
         loop {
             let live = pool.live_tasks();
             if live.is_empty() {
                 break;
             }
+            let movable: Vec<usize> = live.iter().copied().filter(|t| !stalled.contains(t)).collect();
+            if movable.is_empty() {
+                stuck = true;
+                break;
+            }
             // Explored picks are all recorded; replayed ones only as far
-            // as the plan chose them (the default needs no entry).
+            // as the plan chose them (the default needs no entry). In the
+            // compatible mode nothing stalls, so `movable` is `live`.
             let pick = if batch.len() == 1 {
-                live[0]
+                movable[0]
             } else if let Some(rng) = sched_rng.as_mut() {
-                let t = live[rng.below(live.len())];
+                let t = movable[rng.below(movable.len())];
                 taken.push(t);
                 t
             } else {
@@ -782,13 +935,24 @@ pub fn run(sc: &Scenario, explore: Option<Explore>) -> Run {
                             break t;
                         }
                         Some(_) => continue,
-                        None => break live[0],
+                        None => break movable[0],
                     }
                 }
             };
+            let fresh = first[pick] == u64::MAX;
             first[pick] = first[pick].min(step);
-            let progressed = pool.poll_task(pick);
-            assert!(progressed, "a compatible-mode task blocked without a gate");
+            let completed_before = world.completions.borrow().len();
+            let progressed = pool.poll_task(pick) || world.completions.borrow().len() != completed_before;
+            if !opts.strict {
+                assert!(progressed, "a compatible-mode task blocked without a gate");
+            }
+            if progressed || fresh {
+                stalled.clear();
+            } else {
+                stalled.push(pick);
+                run.stalls += 1;
+                run.waited.insert(globals[pick]);
+            }
             if handles[pick].is_done() {
                 done[pick] = step;
             }
@@ -801,36 +965,46 @@ pub fn run(sc: &Scenario, explore: Option<Explore>) -> Run {
             run.effects.push(Effect { op, c });
         }
         for (i, h) in handles.iter().enumerate() {
-            run.ops.push(OpRun { op: batch[i].clone(), batch: b, first: first[i], done: done[i], res: h.take() });
+            let res = if h.is_done() { h.take() } else { Res::Unfinished };
+            run.ops.push(OpRun { op: batch[i].clone(), batch: b, first: first[i], done: done[i], res });
         }
         run.fired = ctl.borrow().fired.clone();
+        if stuck {
+            let d = format!("batch {b} deadlocked: every live task waits for a turn nobody holds");
+            checker.report(Kind::Stuck, Class::Violation, b, None, d);
+            // The rest of the scenario is not run: the ops never finished.
+            run.scenario.batches.truncate(b + 1);
+            break;
+        }
         checker.check_batch(&run, b, &globals, &pre);
     }
     run.scenario.faults = run.fired.iter().map(|f| f.fault).collect();
     run.scenario = run.scenario.normalized();
     run.findings = checker.findings;
+    run.lin_checked = checker.lin_checked;
     run
 }
 
 // ---- checking --------------------------------------------------------------
 
-struct Snapshot {
-    rows: Vec<(String, Js)>,
-    secrets: BTreeMap<String, Js>,
-    now: f64,
+/// The host state before a batch.
+pub struct Snapshot {
+    pub rows: Vec<(String, Js)>,
+    pub secrets: BTreeMap<String, Js>,
+    pub now: f64,
 }
 
 impl Snapshot {
     fn of(w: &World) -> Snapshot {
         Snapshot { rows: w.rows.borrow().clone(), secrets: w.secrets.borrow().clone(), now: w.now_ms.get() }
     }
-    fn row(&self, id: &str) -> Js {
+    pub fn row(&self, id: &str) -> Js {
         self.rows.iter().find(|(k, _)| k == id).map(|(_, v)| v.clone()).unwrap_or(Js::Undefined)
     }
 }
 
 /// `+new Date(v)` as the fake clock computes it.
-fn date_ms(v: &Js) -> f64 {
+pub fn date_ms(v: &Js) -> f64 {
     match v {
         Js::Str(s) => parse_iso(s),
         Js::Num(n) => *n,
@@ -838,6 +1012,105 @@ fn date_ms(v: &Js) -> f64 {
         Js::Bool(b) => f64::from(u8::from(*b)),
         Js::Date(ms) => *ms,
         _ => f64::NAN,
+    }
+}
+
+/// The id a vault id belongs to: `u1/p1/a#v3` → `u1/p1/a` (a plain id is its own).
+pub fn base_of(vault_id: &str) -> &str {
+    vault_id.split('#').next().unwrap_or(vault_id)
+}
+
+/// Whether `candidate` is `id` itself or a version of it (`id#token`): the
+/// store's rule for every vault id it reads from a row.
+pub fn is_version_of(id: &str, candidate: &str) -> bool {
+    match candidate.strip_prefix(id) {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix('#').is_some_and(|t| {
+            !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        }),
+        None => false,
+    }
+}
+
+/// The vault id holding a row's bytes: in strict mode its `vaultId` when
+/// that names a version of `id`, else `id` itself.
+pub fn vault_of(strict: bool, id: &str, row: &Js) -> String {
+    match row.prop("vaultId").str() {
+        Some(v) if strict && is_version_of(id, v) => v.to_owned(),
+        _ => id.to_owned(),
+    }
+}
+
+/// The old versions a strict row records as not yet deleted (validated as the store does).
+pub fn retired_of(id: &str, row: &Js) -> Vec<String> {
+    match row.prop("retiredVaultIds") {
+        Js::Arr(items) => items
+            .iter()
+            .filter_map(|t| t.str().filter(|t| *t != id && is_version_of(id, t)).map(str::to_owned))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// The bytes a store deletes with a row: its vault id and, in strict mode, its retired versions.
+pub fn named_bytes(strict: bool, id: &str, row: &Js) -> Vec<String> {
+    let mut named = vec![vault_of(strict, id, row)];
+    if strict {
+        named.extend(retired_of(id, row));
+    }
+    named
+}
+
+/// Default `stalePendingMs` of listOrphans/reconcile (10 minutes).
+pub const STALE_PENDING_MS: f64 = 600_000.0;
+
+/// What reconciliation finds wrong with a row (its `reason`), if anything.
+pub fn finding_of(strict: bool, id: &str, row: &Js, now: f64, stale_ms: f64) -> Option<String> {
+    if !row.truthy() {
+        return None;
+    }
+    if matches!(row.prop("pending"), Js::Bool(true)) {
+        if !matches!(row.prop("orphanedAt"), Js::Undefined) {
+            let known = ["vault-write-failed", "metadata-commit-failed", "vault-delete-failed"];
+            return Some(match row.prop("orphanReason").str() {
+                Some(r) if known.contains(&r) => r.to_owned(),
+                _ => "unknown".to_owned(),
+            });
+        }
+        let stale = now - date_ms(&row.prop("updatedAt")) >= stale_ms;
+        return stale.then(|| "stale-pending".to_owned());
+    }
+    (strict && !retired_of(id, row).is_empty()).then(|| "retired-versions".to_owned())
+}
+
+/// The scope's rows listOrphans reports, as `(key, reason)` in the KV's order.
+pub fn findings_in(
+    strict: bool,
+    scope: usize,
+    rows: &[(String, Js)],
+    now: f64,
+    stale_ms: f64,
+) -> Vec<(String, String)> {
+    let pfx = prefix(scope);
+    rows.iter()
+        .filter(|(k, r)| {
+            k.starts_with(&pfx)
+                && r.truthy()
+                && r.prop("userId").str() == Some(SCOPES[scope].0)
+                && r.prop("projectId").str() == Some(SCOPES[scope].1)
+        })
+        .filter_map(|(k, r)| finding_of(strict, k, r, now, stale_ms).map(|f| (k[pfx.len()..].to_owned(), f)))
+        .collect()
+}
+
+/// `(key, reason)` of each entry of a listOrphans array or a reconcile report part.
+pub fn report_entries(list: &Js) -> Vec<(String, String)> {
+    match list {
+        Js::Arr(items) => items
+            .iter()
+            .map(|i| (i.prop("key").str().unwrap_or("?").to_owned(), i.prop("reason").str().unwrap_or("?").to_owned()))
+            .collect(),
+        _ => vec![],
     }
 }
 
@@ -871,23 +1144,31 @@ fn cause_of(e: &Error) -> Option<&Js> {
         StoreError::Host(v)
         | StoreError::VaultWriteOrphaned { cause: v, .. }
         | StoreError::CommitOrphaned { cause: v, .. }
-        | StoreError::VaultDeleteOrphaned { cause: v, .. } => Some(v),
+        | StoreError::VaultDeleteOrphaned { cause: v, .. }
+        | StoreError::UpdateOrphaned { cause: v, .. }
+        | StoreError::RetiredOrphaned { cause: v, .. } => Some(v),
         _ => None,
     }
 }
 
-/// Whether an op's error reports vault bytes left under `id` by name.
+/// Whether an op's error reports vault bytes left under vault id `id` by
+/// name: the id itself, or (for errors that name a key's id) the id it is
+/// a version of. In the compatible mode every vault id is a plain id.
 fn reports_orphan(e: &Error, scope: usize, id: &str, by_writer: bool) -> bool {
+    let base = base_of(id);
     leaf_errors(e).into_iter().any(|(_, l)| match l {
         StoreError::VaultWriteOrphaned { id: named, .. } | StoreError::CommitOrphaned { id: named, .. } => {
-            by_writer && named == id
+            by_writer && named == base
         }
-        StoreError::VaultDeleteOrphaned { key, .. } => format!("{}{key}", prefix(scope)) == id,
+        StoreError::VaultDeleteOrphaned { key, .. } => format!("{}{key}", prefix(scope)) == base,
+        StoreError::UpdateOrphaned { vault_id, .. } | StoreError::RetiredOrphaned { vault_id, .. } => vault_id == id,
         _ => false,
     })
 }
 
-struct Checker {
+pub(crate) struct Checker {
+    strict: bool,
+    lin: bool,
     secrets: Vec<String>,
     /// Secret → the put op that wrote it.
     writer_of: HashMap<String, usize>,
@@ -895,10 +1176,11 @@ struct Checker {
     acks: Vec<usize>,
     seen: HashSet<(Kind, String)>,
     findings: Vec<Finding>,
+    lin_checked: [u64; 3],
 }
 
 impl Checker {
-    fn new(sc: &Scenario) -> Checker {
+    fn new(sc: &Scenario, opts: RunOpts) -> Checker {
         let mut writer_of = HashMap::new();
         for (g, op) in sc.ops().into_iter().enumerate() {
             if let Some(s) = op.secret() {
@@ -906,11 +1188,14 @@ impl Checker {
             }
         }
         Checker {
+            strict: opts.strict,
+            lin: opts.lin,
             secrets: writer_of.keys().cloned().collect(),
             writer_of,
             acks: vec![],
             seen: HashSet::new(),
             findings: vec![],
+            lin_checked: [0; 3],
         }
     }
 
@@ -939,7 +1224,20 @@ impl Checker {
             self.check_op(run, b, g, concurrent, pre);
         }
         let state_class = if concurrent { Class::Anomaly } else { Class::Violation };
-        self.check_state(run, b, state_class);
+        if self.strict {
+            self.check_state_strict(run, b, state_class);
+        } else {
+            self.check_state(run, b, state_class);
+        }
+        if concurrent && self.lin {
+            let (bad, sizes) = super::lin::check(run, b, globals, pre);
+            for (i, n) in sizes.into_iter().enumerate() {
+                self.lin_checked[i] += n;
+            }
+            for (id, sub, detail) in bad {
+                self.report_sub(Kind::NotLinearizable, sub, Class::Anomaly, b, Some(&id), detail);
+            }
+        }
         for &g in globals {
             if matches!(run.ops[g].res, Res::Put(Ok(()))) {
                 let id = run.ops[g].op.id();
@@ -1011,9 +1309,10 @@ impl Checker {
             let Some(reason) = reason.str() else { continue };
             let mid = e.c.call.id.clone().unwrap_or_default();
             let before = &mine[..at];
-            let failed = |t: &str, m: &str| before.iter().position(|x| x.is(t, m, &mid) && !x.ok());
+            // Vault calls on the id or (strict mode) on a version of it.
+            let failed = |t: &str, m: &str| before.iter().position(|x| x.is_for(t, m, &mid) && !x.ok());
             let succeeded_before =
-                |t: &str, m: &str, end: usize| before[..end].iter().any(|x| x.is(t, m, &mid) && x.ok());
+                |t: &str, m: &str, end: usize| before[..end].iter().any(|x| x.is_for(t, m, &mid) && x.ok());
             let justified = matches!(row.prop("pending"), Js::Bool(true))
                 && row.prop("orphanedAt").str().is_some()
                 && match reason {
@@ -1036,9 +1335,130 @@ impl Checker {
             }
         }
 
+        // Reads never wait; get/has only for an expired row's cleanup (a
+        // second read of the row, in the cleanup's turn).
+        if run.waited.contains(&g) {
+            let rereads = mine.iter().filter(|e| e.is("metadata", "get", &id)).count();
+            let waits_ok = match op.action {
+                Action::Get | Action::Has => rereads >= 2,
+                Action::Keys | Action::List | Action::ListOrphans => false,
+                _ => true,
+            };
+            if !waits_ok {
+                let d = format!("op #{g} {op} waited for a turn");
+                self.report(Kind::ReadWaited, Class::Violation, b, Some(&id), d);
+            }
+        }
+
+        // Reconciliation: each failed repair carries an error injected into
+        // this op; no repair deletes live bytes; each reported one is done.
+        if let Res::Reconcile(Ok(report)) = &o.res {
+            for entry in report.prop("failed").items() {
+                let e = entry.prop("error");
+                if !fired.iter().any(|f| f.error.same(&e)) {
+                    let d = format!("op #{g} {op}: failed entry {entry:?} carries no value injected into this op");
+                    self.report(Kind::WrongErrorValue, Class::Violation, b, None, d);
+                }
+            }
+        }
+        if matches!(op.action, Action::Reconcile(_)) {
+            self.check_reconcile(run, b, g, pre);
+        }
+
         // Sequential results agree with the state before the step.
         if !concurrent {
             self.check_sequential_result(run, b, g, pre);
+        }
+    }
+
+    /// Replays the batch's host calls from the snapshot before it and
+    /// checks each call of reconcile op `g` against the state it met: it
+    /// never deletes bytes a committed row points at; it deletes a row only
+    /// once the bytes that row named are gone; and every entry it reports
+    /// repaired was finished (the row deleted, or for retired versions
+    /// rewritten without them).
+    fn check_reconcile(&mut self, run: &Run, b: usize, g: usize, pre: &Snapshot) {
+        let strict = self.strict;
+        let op = run.ops[g].op.clone();
+        let mut rows: BTreeMap<String, Js> = pre.rows.iter().cloned().collect();
+        let mut vault = pre.secrets.clone();
+        // The row each of reconcile's turns re-read, by id.
+        let mut reread: HashMap<String, Js> = HashMap::new();
+        let mut removed: HashSet<String> = HashSet::new();
+        let mut cleared: HashSet<String> = HashSet::new();
+        let mut problems: Vec<(Kind, String, String)> = vec![];
+        for e in run.effects.iter().filter(|e| run.ops[e.op].batch == b) {
+            let call = &e.c.call;
+            let cid = call.id.clone().unwrap_or_default();
+            if e.op == g && e.ok() {
+                match (call.target, call.method) {
+                    ("metadata", "get") => {
+                        reread.insert(cid.clone(), rows.get(&cid).cloned().unwrap_or(Js::Undefined));
+                    }
+                    ("vault", "deleteSecret") => {
+                        let base = base_of(&cid);
+                        if let Some(row) = rows.get(base) {
+                            if is_committed(row) && vault_of(strict, base, row) == cid {
+                                let d = format!(
+                                    "op #{g} {op} deleted vault id {cid}, which the committed row {base} points at"
+                                );
+                                problems.push((Kind::ReconcileDeletedLiveBytes, base.to_owned(), d));
+                            }
+                        }
+                    }
+                    ("metadata", "delete") => {
+                        let row = reread.get(&cid).cloned().unwrap_or(Js::Undefined);
+                        // Reconcile reads `vaultId` in either mode.
+                        let mut named = vec![vault_of(true, &cid, &row)];
+                        named.extend(retired_of(&cid, &row));
+                        for n in named.iter().filter(|n| vault.contains_key(*n)) {
+                            let d =
+                                format!("op #{g} {op} deleted row {cid} while vault id {n} it named still held bytes");
+                            problems.push((Kind::ReconcileRepairIncomplete, cid.clone(), d));
+                        }
+                        removed.insert(cid.clone());
+                    }
+                    ("metadata", "put") => {
+                        let row = reread.get(&cid).cloned().unwrap_or(Js::Undefined);
+                        for r in retired_of(&cid, &row).iter().filter(|r| vault.contains_key(*r)) {
+                            let d = format!("op #{g} {op} cleared {cid}'s retired versions while {r} still held bytes");
+                            problems.push((Kind::ReconcileRepairIncomplete, cid.clone(), d));
+                        }
+                        cleared.insert(cid.clone());
+                    }
+                    _ => {}
+                }
+            }
+            if e.ok() {
+                match (call.target, call.method) {
+                    ("metadata", "put") => {
+                        rows.insert(cid, call.arg.clone().unwrap_or(Js::Undefined));
+                    }
+                    ("metadata", "delete") => {
+                        rows.remove(&cid);
+                    }
+                    ("vault", "setSecret") => {
+                        vault.insert(cid, call.arg.clone().unwrap_or(Js::Undefined));
+                    }
+                    ("vault", "deleteSecret") => {
+                        vault.remove(&cid);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let Res::Reconcile(Ok(report)) = &run.ops[g].res {
+            for (key, reason) in report_entries(&report.prop("repaired")) {
+                let id = format!("{}{key}", prefix(op.scope));
+                let done = if reason == "retired-versions" { cleared.contains(&id) } else { removed.contains(&id) };
+                if !done {
+                    let d = format!("op #{g} {op} reported {key} ({reason}) repaired, but did not finish it");
+                    problems.push((Kind::ReconcileRepairIncomplete, id, d));
+                }
+            }
+        }
+        for (kind, id, d) in problems {
+            self.report(kind, Class::Violation, b, Some(&id), d);
         }
     }
 
@@ -1088,15 +1508,51 @@ impl Checker {
                         _ => false,
                     };
                     let at = mine.iter().position(|e| e.c.call.index == f.index);
-                    let persisted =
-                        at.and_then(|i| mine.get(i + 1)).is_some_and(|e| e.is("metadata", "put", &did) && e.ok());
-                    if !expect("vault", "deleteSecret") || f.id.as_deref() != Some(did.as_str()) || !right_op {
+                    let persisted = if self.strict {
+                        // Strict mode deletes the row's retired versions too before the marker.
+                        at.and_then(|i| {
+                            mine[i + 1..]
+                                .iter()
+                                .find(|e| e.c.call.target == "metadata" && e.c.call.id.as_deref() == Some(did.as_str()))
+                        })
+                        .is_some_and(|e| e.c.call.method == "put" && e.ok())
+                    } else {
+                        at.and_then(|i| mine.get(i + 1)).is_some_and(|e| e.is("metadata", "put", &did) && e.ok())
+                    };
+                    let same_id = if self.strict {
+                        f.id.as_deref().map(base_of) == Some(did.as_str())
+                    } else {
+                        f.id.as_deref() == Some(did.as_str())
+                    };
+                    if !expect("vault", "deleteSecret") || !same_id || !right_op {
                         Some("cause is not this key's vault delete".to_string())
                     } else if persisted != *marker_persisted {
                         Some(format!("says marker_persisted={marker_persisted}, the marker write says {persisted}"))
                     } else {
                         None
                     }
+                }
+                // Strict update: the flip failed, and so did taking the new version back.
+                StoreError::UpdateOrphaned { vault_id, .. } => {
+                    let rolled_back = mine.iter().any(|e| e.is("vault", "deleteSecret", vault_id) && !e.ok());
+                    (!self.strict
+                        || !expect("metadata", "put")
+                        || base_of(vault_id) != op.id()
+                        || vault_id == &op.id()
+                        || !rolled_back)
+                        .then(|| "cause is not this put's flip, or no failed delete of the new version".to_string())
+                }
+                // Strict update: the old version's delete failed, and so did recording it.
+                StoreError::RetiredOrphaned { vault_id, .. } => {
+                    let at = mine.iter().position(|e| e.c.call.index == f.index);
+                    let record_failed =
+                        at.is_some_and(|i| mine[i + 1..].iter().any(|e| e.is("metadata", "put", &op.id()) && !e.ok()));
+                    (!self.strict
+                        || !expect("vault", "deleteSecret")
+                        || f.id.as_deref() != Some(vault_id.as_str())
+                        || base_of(vault_id) != op.id()
+                        || !record_failed)
+                        .then(|| "cause is not the old version's delete, or the record did not fail".to_string())
                 }
                 _ => Some("unexpected variant".to_string()),
             };
@@ -1134,7 +1590,8 @@ impl Checker {
         };
         let mismatch = match &o.res {
             Res::Get(Ok(v)) => {
-                let want = if live { pre.secrets.get(&id).cloned().unwrap_or(Js::Undefined) } else { Js::Undefined };
+                let at = vault_of(self.strict, &id, &row);
+                let want = if live { pre.secrets.get(&at).cloned().unwrap_or(Js::Undefined) } else { Js::Undefined };
                 (!v.same(&want)).then(|| format!("returned {v:?}, the state says {want:?}"))
             }
             Res::Has(Ok(h)) => (*h != live).then(|| format!("returned {h}, the state says {live}")),
@@ -1149,6 +1606,30 @@ impl Checker {
             Res::List(Ok(v)) => {
                 let (got, want) = (keys_of(v, true), listed());
                 (got != want).then(|| format!("listed {got:?}, the state says {want:?}"))
+            }
+            Res::ListOrphans(Ok(v)) => {
+                let want = findings_in(self.strict, op.scope, &pre.rows, pre.now, STALE_PENDING_MS);
+                let got = report_entries(v);
+                (got != want).then(|| format!("listed {got:?}, the state says {want:?}"))
+            }
+            Res::Reconcile(Ok(r)) => {
+                let stale = match op.action {
+                    Action::Reconcile(Some(ms)) => f64::from(ms),
+                    _ => STALE_PENDING_MS,
+                };
+                let mut want = findings_in(self.strict, op.scope, &pre.rows, pre.now, stale);
+                let mut got = report_entries(&r.prop("repaired"));
+                got.extend(report_entries(&r.prop("failed")));
+                let skipped = report_entries(&r.prop("skipped"));
+                got.sort();
+                want.sort();
+                if !skipped.is_empty() {
+                    Some(format!("skipped {skipped:?} with nothing running alongside"))
+                } else if !matches!(r.prop("dryRun"), Js::Bool(false)) {
+                    Some("dryRun is not false".to_string())
+                } else {
+                    (got != want).then(|| format!("repaired or failed {got:?}, the state says {want:?}"))
+                }
             }
             _ => None,
         };
@@ -1231,6 +1712,108 @@ impl Checker {
         }
     }
 
+    /// Strict mode's state invariants. Bytes live at a row's vault id.
+    /// - A committed row has bytes at its vault id.
+    /// - Every vault entry is referenced by a committed row, or visible to
+    ///   reconciliation (a marker or pending row naming it through `vaultId`
+    ///   or the plain id, or any row's `retiredVaultIds`), or reported by a
+    ///   rejection naming it (or the id it is a version of).
+    /// - A committed row and its bytes come from one acknowledged put (the
+    ///   put that wrote the row's `vaultId` also wrote those bytes).
+    fn check_state_strict(&mut self, run: &Run, b: usize, class: Class) {
+        let w = &run.world;
+        let rows = w.rows.borrow().clone();
+        let secrets = w.secrets.borrow().clone();
+        let row_at = |id: &str| rows.iter().find(|(k, _)| k == id).map(|(_, r)| r.clone());
+        for (id, row) in &rows {
+            if is_committed(row) && !secrets.contains_key(&vault_of(true, id, row)) {
+                let d = format!(
+                    "committed row {id} {} has no vault bytes at {}",
+                    self.row_origin(run, id, row),
+                    vault_of(true, id, row)
+                );
+                self.report(Kind::CommittedRowWithoutSecret, class, b, Some(id), d);
+            }
+        }
+        for (vid, value) in &secrets {
+            let base = base_of(vid);
+            if let Some(row) = row_at(base) {
+                if vault_of(true, base, &row) == *vid || retired_of(base, &row).contains(vid) {
+                    continue;
+                }
+            }
+            let last_write = run.effects.iter().rposition(|e| e.is("vault", "setSecret", vid) && e.ok());
+            let Some(at) = last_write else { continue };
+            let writer = run.effects[at].op;
+            let mut reported =
+                run.ops[writer].res.error().is_some_and(|e| reports_orphan(e, run.ops[writer].op.scope, vid, true));
+            let mut swallowed_by_read = None;
+            for e in &run.effects[at + 1..] {
+                if e.is("vault", "deleteSecret", vid) && !e.ok() {
+                    let x = &run.ops[e.op];
+                    if x.res.error().is_some_and(|err| reports_orphan(err, x.op.scope, vid, false)) {
+                        reported = true;
+                    }
+                    if matches!(x.op.action, Action::Get | Action::Has) && x.res.is_ok() {
+                        swallowed_by_read = Some(e.op);
+                    }
+                }
+            }
+            if reported {
+                continue;
+            }
+            let shown = value.str().unwrap_or("?");
+            let what = match row_at(base) {
+                Some(r) => format!("row {base} {} does not name it", show_row(&r)),
+                None => format!("no row {base}"),
+            };
+            match swallowed_by_read {
+                Some(r) => {
+                    let d = format!(
+                        "vault id {vid} keeps {shown:?} (put #{writer}), {what}: op #{r} {} met an expired row, its \
+                         cleanup removed the row, vault.deleteSecret and the marker write both failed, and the read \
+                         swallowed the error",
+                        run.ops[r].op
+                    );
+                    self.report(Kind::ExpiredReadSilentOrphan, Class::KnownGap, b, Some(vid), d);
+                }
+                None => {
+                    let d = format!(
+                        "vault id {vid} keeps {shown:?} (put #{writer}), {what}, and no operation reported it{}",
+                        self.row_removal(run, base, at)
+                    );
+                    self.report(Kind::SilentOrphan, class, b, Some(vid), d);
+                }
+            }
+        }
+        for (id, row) in &rows {
+            if !is_committed(row) {
+                continue;
+            }
+            let at = vault_of(true, id, row);
+            let Some(value) = secrets.get(&at) else { continue };
+            let author = run
+                .effects
+                .iter()
+                .find(|e| {
+                    e.is("metadata", "put", id)
+                        && e.ok()
+                        && matches!(run.ops[e.op].op.action, Action::Put(_))
+                        && e.c.call.arg.as_ref().is_some_and(|a| a.prop("vaultId").str() == Some(at.as_str()))
+                })
+                .map(|e| e.op);
+            let vw = value.str().and_then(|s| self.writer_of.get(s)).copied();
+            let (Some(rw), Some(vw)) = (author, vw) else { continue };
+            if rw != vw && run.ops[rw].res.is_ok() && run.ops[vw].res.is_ok() {
+                let d = format!(
+                    "committed row {id} names {at}, issued by put #{rw}, but that id holds {:?} of put #{vw}; both resolved",
+                    value.str().unwrap_or("?")
+                );
+                self.report(Kind::TornRow, class, b, Some(id), d);
+            }
+        }
+    }
+
     /// The op whose successful `metadata.put` wrote this very row object.
     fn row_writer(&self, run: &Run, id: &str, row: &Js) -> Option<usize> {
         run.effects
@@ -1284,7 +1867,7 @@ impl Checker {
             let po = &ops[p].op;
             let id = po.id();
             let row = run.world.row(&id);
-            let value = run.world.secret(&id);
+            let value = run.world.secret(&vault_of(self.strict, &id, &row));
             let value_from = value.as_ref().and_then(|v| v.str()).and_then(|s| self.writer_of.get(s)).copied();
             let problem = if !row.truthy() {
                 let by = run
@@ -1492,14 +2075,15 @@ pub fn describe(run: &Run, kind: Option<Kind>) -> String {
 /// then fewest concurrent ops, then the shortest schedule. Greedy passes
 /// until nothing smaller keeps the finding.
 pub fn shrink(sc: &Scenario, keep: &dyn Fn(&Run) -> bool) -> Scenario {
-    shrink_with(sc, keep, false)
+    shrink_with(sc, keep, false, RunOpts::COMPATIBLE)
 }
 
 /// `shrink`, plus (with `deep`) a systematic search for a new schedule
 /// whenever dropping an op or a fault breaks the recorded one: every
 /// two-phase schedule "task a for k steps, then task b for m steps". For
 /// polishing the few reproductions kept at the end of a soak.
-pub fn shrink_with(sc: &Scenario, keep: &dyn Fn(&Run) -> bool, deep: bool) -> Scenario {
+pub fn shrink_with(sc: &Scenario, keep: &dyn Fn(&Run) -> bool, deep: bool, opts: RunOpts) -> Scenario {
+    let run = |sc: &Scenario, e: Option<Explore>| run_with(sc, e, opts);
     let mut best = run(sc, None).scenario;
     assert!(keep(&run(&best, None)), "the recorded scenario does not replay its finding");
     let try_it = |cand: Scenario, best: &mut Scenario| -> bool {
@@ -1687,12 +2271,13 @@ pub fn shrink_with(sc: &Scenario, keep: &dyn Fn(&Run) -> bool, deep: bool) -> Sc
             break;
         }
     }
-    canonical(best, keep)
+    canonical(best, keep, opts)
 }
 
 /// Renames secrets and labels after their op (`s3cret-<op>`), so a
 /// reproduction reads the same whatever sequence it came from.
-fn canonical(sc: Scenario, keep: &dyn Fn(&Run) -> bool) -> Scenario {
+fn canonical(sc: Scenario, keep: &dyn Fn(&Run) -> bool, opts: RunOpts) -> Scenario {
+    let run = |sc: &Scenario, e: Option<Explore>| run_with(sc, e, opts);
     let mut c = sc.clone();
     let mut g = 0;
     for batch in &mut c.batches {
@@ -1730,11 +2315,15 @@ struct Gen {
 }
 
 impl Gen {
-    fn op(&mut self, rng: &mut Rng, race: bool) -> Op {
+    /// One op; `reconciles`: whether reconcile may be drawn (the compatible
+    /// mode documents that it must not run alongside writers of its keys,
+    /// so its concurrent batches never draw it).
+    fn op(&mut self, rng: &mut Rng, race: bool, reconciles: bool) -> Op {
         let scope = if race { rng.weighted(&[17, 2, 1]) } else { rng.weighted(&[6, 2, 2]) };
         let key = if race { KEYS[rng.weighted(&[15, 4, 1])] } else { KEYS[rng.weighted(&[5, 3, 2])] };
-        //            put get has del keys list dAll adv
-        let weights = if race { [40, 12, 5, 15, 2, 3, 10, 8] } else { [30, 14, 7, 10, 4, 6, 5, 8] };
+        let rec = if reconciles { 5 } else { 0 };
+        //            put get has del keys list dAll adv  rec  lOrph
+        let weights = if race { [40, 12, 5, 15, 2, 3, 10, 8, rec, 2] } else { [30, 14, 7, 10, 4, 6, 5, 8, rec, 2] };
         let action = match rng.weighted(&weights) {
             0 => {
                 let n = self.next_secret;
@@ -1760,11 +2349,15 @@ impl Gen {
             4 => Action::Keys,
             5 => Action::List,
             6 => Action::DeleteAll,
-            _ => {
+            7 => {
                 let ms = rng.pick(&[30_000, 60_000]);
                 self.now += ms;
                 Action::Advance(ms)
             }
+            // Half with `stalePendingMs: 0`: every pending row counts as
+            // stale, in-flight puts' included (strict turns protect them).
+            8 => Action::Reconcile(rng.chance(0.5).then_some(0)),
+            _ => Action::ListOrphans,
         };
         let key = if matches!(action, Action::Put(_) | Action::Get | Action::Has | Action::Delete) { key } else { "" };
         let scope = if matches!(action, Action::Advance(_)) { 0 } else { scope };
@@ -1776,17 +2369,18 @@ impl Gen {
 pub fn gen_sequential(rng: &mut Rng) -> Scenario {
     let mut g = Gen { next_secret: 0, now: 0 };
     let n = 4 + rng.below(27);
-    Scenario::sequential((0..n).map(|_| g.op(rng, false)).collect())
+    Scenario::sequential((0..n).map(|_| g.op(rng, false, true)).collect())
 }
 
 /// A concurrent sequence: 0–4 sequential setup steps, then 2–4 ops at once,
-/// mostly on one id.
-pub fn gen_concurrent(rng: &mut Rng) -> Scenario {
+/// mostly on one id. Reconcile joins the concurrent batch in strict mode
+/// only (`strict`); the setup steps may draw it in both.
+pub fn gen_concurrent(rng: &mut Rng, strict: bool) -> Scenario {
     let mut g = Gen { next_secret: 0, now: 0 };
     let setup = rng.below(5);
-    let mut sc = Scenario::sequential((0..setup).map(|_| g.op(rng, true)).collect());
+    let mut sc = Scenario::sequential((0..setup).map(|_| g.op(rng, true, true)).collect());
     let race = 2 + rng.below(3);
-    sc.batches.push((0..race).map(|_| g.op(rng, true)).collect());
+    sc.batches.push((0..race).map(|_| g.op(rng, true, strict)).collect());
     sc.schedules.push(vec![]);
     sc
 }
@@ -1810,6 +2404,8 @@ pub struct Repro {
     pub text: String,
     /// Which sequence found it first.
     pub found_in: u64,
+    /// Found with strict-mode stores (replay with `run_strict`).
+    pub strict: bool,
 }
 
 #[derive(Default, Debug)]
@@ -1822,6 +2418,8 @@ pub struct Stats {
     pub throws: u64,
     /// Sequences showing each kind, by class.
     pub by_kind: BTreeMap<(Class, Kind), u64>,
+    /// Sequences showing each kind with each cause (`Finding::sub`).
+    pub by_sub: BTreeMap<(Class, Kind, &'static str), u64>,
     /// One minimal reproduction per signature (violations, anomalies, gaps).
     pub repros: BTreeMap<String, Repro>,
     /// Shrinks done per kind (bounded, to keep runs fast).
@@ -1841,6 +2439,9 @@ impl Stats {
         self.throws += o.throws;
         for (k, v) in o.by_kind {
             *self.by_kind.entry(k).or_default() += v;
+        }
+        for (k, v) in o.by_sub {
+            *self.by_sub.entry(k).or_default() += v;
         }
         for (k, v) in o.shrinks {
             *self.shrinks.entry(k).or_default() += v;
@@ -1862,7 +2463,7 @@ impl Stats {
         self.by_kind.iter().filter(|((c, _), _)| *c == class).map(|((_, k), n)| (k.name(), *n)).collect()
     }
 
-    pub fn summary(&self, seed: u64, secs: f64) -> String {
+    pub fn summary(&self, mode: &str, seed: u64, secs: f64) -> String {
         let fmt = |m: BTreeMap<&str, u64>| -> String {
             if m.is_empty() {
                 "none".into()
@@ -1871,7 +2472,7 @@ impl Stats {
             }
         };
         format!(
-            "model soak: seed={seed} sequences={} (sequential={} concurrent={}) operations={} faults={} \
+            "model soak [{mode}]: seed={seed} sequences={} (sequential={} concurrent={}) operations={} faults={} \
              (reject={} throw={}) violations={} anomalies: {} known-gaps: {} distinct-repros={} time={secs:.1}s",
             self.sequences,
             self.sequential,
@@ -1887,9 +2488,28 @@ impl Stats {
         )
     }
 
-    pub fn coverage(&self) -> String {
+    /// Sequences showing `kind` with cause `sub`.
+    pub fn count_sub(&self, class: Class, kind: Kind, sub: &str) -> u64 {
+        self.by_sub.iter().filter(|((c, k, s), _)| *c == class && *k == kind && *s == sub).map(|(_, n)| n).sum()
+    }
+
+    /// Anomalies by kind and cause, where a kind has causes.
+    pub fn causes(&self, mode: &str) -> String {
+        let parts: Vec<String> = self
+            .by_sub
+            .iter()
+            .filter(|((c, _, s), _)| *c == Class::Anomaly && !s.is_empty())
+            .map(|((_, k, s), n)| format!("{}({s})={n}", k.name()))
+            .collect();
+        format!(
+            "model soak anomalies by cause [{mode}]: {}",
+            if parts.is_empty() { "-".into() } else { parts.join(" ") }
+        )
+    }
+
+    pub fn coverage(&self, mode: &str) -> String {
         let parts: Vec<String> = self.paths.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!("model soak paths: {}", parts.join(" "))
+        format!("model soak paths [{mode}]: {}", parts.join(" "))
     }
 }
 
@@ -1907,10 +2527,46 @@ fn count_paths(r: &Run, stats: &mut Stats) {
                 StoreError::VaultDeleteOrphaned { marker_persisted: true, .. } => "VaultDeleteOrphaned(marker)",
                 StoreError::VaultDeleteOrphaned { marker_persisted: false, .. } => "VaultDeleteOrphaned(no marker)",
                 StoreError::DeleteAll(_) => "AggregateError",
+                StoreError::UpdateOrphaned { .. } => "UpdateOrphaned",
+                StoreError::RetiredOrphaned { .. } => "RetiredOrphaned",
                 _ => "other",
             });
         }
     }
+    for (g, o) in r.ops.iter().enumerate() {
+        match &o.res {
+            Res::Reconcile(Ok(report)) => {
+                for (part, name) in [
+                    ("repaired", "reconcile:repaired"),
+                    ("failed", "reconcile:failed"),
+                    ("skipped", "reconcile:skipped"),
+                ] {
+                    for (_, reason) in report_entries(&report.prop(part)) {
+                        bump(name);
+                        if reason == "retired-versions" && part == "repaired" {
+                            bump("reconcile:repaired-retired-versions");
+                        }
+                    }
+                }
+            }
+            Res::Get(Ok(_)) => {
+                let reads = r.effects.iter().filter(|e| e.op == g && e.c.call.method == "getSecret").count();
+                if reads > 1 {
+                    bump("strict-get-reread");
+                }
+            }
+            _ => {}
+        }
+    }
+    for (&n, name) in r.lin_checked.iter().zip(["linearizable-2-ops", "linearizable-3-ops", "linearizable-4-ops"]) {
+        for _ in 0..n {
+            bump(name);
+        }
+    }
+    if r.stalls > 0 {
+        bump("batches-with-turn-waits");
+    }
+
     for e in &r.effects {
         if e.c.call.method == "put" && e.ok() {
             if let Some(reason) = e.c.call.arg.as_ref().and_then(|a| a.prop("orphanReason").str().map(str::to_owned)) {
@@ -1929,6 +2585,14 @@ fn count_paths(r: &Run, stats: &mut Stats) {
         {
             bump("expired-read-cleanup");
         }
+        if e.c.call.target == "metadata"
+            && e.c.call.method == "put"
+            && e.ok()
+            && matches!(r.ops[e.op].op.action, Action::Put(_))
+            && e.c.call.arg.as_ref().is_some_and(|a| matches!(a.prop("retiredVaultIds"), Js::Arr(x) if !x.is_empty()))
+        {
+            bump("strict-row-records-retired-versions");
+        }
     }
 }
 
@@ -1937,14 +2601,17 @@ fn count_paths(r: &Run, stats: &mut Stats) {
 const SHRINKS_PER_KIND: u64 = 40;
 
 /// Explores sequence `index` of `seed` and folds what it found into `stats`.
-pub fn explore_one(seed: u64, index: u64, mode: Mode, stats: &mut Stats) {
+/// Explores sequence `index` of `seed` (on strict-mode stores if `strict`)
+/// and folds what it found into `stats`.
+pub fn explore_one(seed: u64, index: u64, mode: Mode, strict: bool, stats: &mut Stats) {
     let s = mix(seed, index);
     let mut rng = Rng::new(s);
     let (sc, p_fault) = match mode {
         Mode::Sequential => (gen_sequential(&mut rng), rng.pick(&[0.0, 0.05, 0.15, 0.3])),
-        Mode::Concurrent => (gen_concurrent(&mut rng), rng.pick(&[0.0, 0.0, 0.1, 0.2])),
+        Mode::Concurrent => (gen_concurrent(&mut rng, strict), rng.pick(&[0.0, 0.0, 0.1, 0.2])),
     };
-    let r = run(&sc, Some(Explore { seed: s, draw_faults: true, p_fault, p_throw: 0.5 }));
+    let opts = RunOpts::of(strict);
+    let r = run_with(&sc, Some(Explore { seed: s, draw_faults: true, p_fault, p_throw: 0.5 }), opts);
     stats.sequences += 1;
     match mode {
         Mode::Sequential => stats.sequential += 1,
@@ -1966,6 +2633,7 @@ pub fn explore_one(seed: u64, index: u64, mode: Mode, stats: &mut Stats) {
         if counted.insert((class, kind)) {
             *stats.by_kind.entry((class, kind)).or_default() += 1;
         }
+        *stats.by_sub.entry((class, kind, sub)).or_default() += 1;
         // A raw shape: the kind and the labels of the ops touching the id.
         let id =
             r.findings.iter().find(|f| f.kind == kind && f.sub == sub).and_then(|f| f.id.clone()).unwrap_or_default();
@@ -1982,16 +2650,29 @@ pub fn explore_one(seed: u64, index: u64, mode: Mode, stats: &mut Stats) {
             continue;
         }
         *done += 1;
-        let repro = minimise(&r.scenario, kind, sub, class, index, false);
+        let repro = minimise_in(&r.scenario, kind, sub, class, index, false, opts);
         keep_best(&mut stats.repros, repro);
     }
 }
 
 /// Shrinks a scenario showing `kind` (of shape `sub`, as `class`) into a reproduction.
 pub fn minimise(sc: &Scenario, kind: Kind, sub: &'static str, class: Class, found_in: u64, deep: bool) -> Repro {
+    minimise_in(sc, kind, sub, class, found_in, deep, RunOpts::COMPATIBLE)
+}
+
+/// [`minimise`] with the stores and checks of `opts`.
+pub fn minimise_in(
+    sc: &Scenario,
+    kind: Kind,
+    sub: &'static str,
+    class: Class,
+    found_in: u64,
+    deep: bool,
+    opts: RunOpts,
+) -> Repro {
     let keep = move |x: &Run| x.has_exactly(kind, sub, class);
-    let minimal = shrink_with(sc, &keep, deep);
-    let mr = run(&minimal, None);
+    let minimal = shrink_with(sc, &keep, deep, opts);
+    let mr = run_with(&minimal, None, opts);
     Repro {
         kind,
         sub,
@@ -2000,6 +2681,7 @@ pub fn minimise(sc: &Scenario, kind: Kind, sub: &'static str, class: Class, foun
         text: describe(&mr, Some(kind)),
         scenario: minimal,
         found_in,
+        strict: opts.strict,
     }
 }
 
@@ -2017,7 +2699,7 @@ fn keep_best(repros: &mut BTreeMap<String, Repro>, repro: Repro) {
 /// minima of the quick shrink merge into their mechanism's signature.
 pub fn polish(stats: &mut Stats) {
     for (_, r) in std::mem::take(&mut stats.repros) {
-        let polished = minimise(&r.scenario, r.kind, r.sub, r.class, r.found_in, true);
+        let polished = minimise_in(&r.scenario, r.kind, r.sub, r.class, r.found_in, true, RunOpts::of(r.strict));
         keep_best(&mut stats.repros, polished);
     }
 }
