@@ -193,10 +193,7 @@ where
     pub(super) fn retired_ids_of(&self, id_text: &str, row: &V::Val) -> HostRes<Vec<V::Val>, V> {
         let listed = self.v.get(row, Field::RetiredVaultIds)?;
         let items = self.v.array_items(&listed).unwrap_or_default();
-        Ok(items
-            .into_iter()
-            .filter(|t| self.v.as_string(t).is_some_and(|t| t != id_text && row::is_version_of(id_text, &t)))
-            .collect())
+        Ok(items.into_iter().filter(|t| self.v.as_string(t).is_some_and(|t| row::is_version_of(id_text, &t))).collect())
     }
 
     // ---- put -----------------------------------------------------------
@@ -209,7 +206,10 @@ where
         let existing = self.kv.get(&a.id).await.host()?;
         let mut base = self.base_row(key, &existing, options, now).host()?;
         if self.strict {
-            base.vault_id = Some(self.v.string(&format!("{}#{}", a.id_text, self.clock.version_token())));
+            let mut version = a.id_text.clone();
+            version.push('#');
+            version.push_str(&self.clock.version_token());
+            base.vault_id = Some(self.v.string(&version));
         }
         if self.v.is_undefined(&existing) {
             self.put_new(&a, value, &base).await
@@ -316,6 +316,12 @@ where
         let new_id = base.vault_id.as_ref().unwrap_or(&a.id);
         let (old_id, old_text) = self.vault_id_of(a, existing).host()?;
         let mut retired = self.retired_ids_of(&a.id_text, existing).host()?;
+        // Over a marker or pending row, the old version is an orphan a
+        // listing can see: the flip must keep naming it until it is gone.
+        let over_orphan = self.v.row_state(existing, false).host()? != RowState::Committed { expires: false };
+        if over_orphan {
+            retired.push(old_id.clone());
+        }
         self.vault.set_secret(new_id, value).await.host()?;
 
         // Old versions not yet deleted stay recorded on the new row until they are.
@@ -334,10 +340,19 @@ where
                 }
             };
         }
-        if let Err(e) = self.vault.delete_secret(&old_id).await {
-            retired.push(old_id);
-            if self.kv.put(&a.id, &self.row(base, &record(&retired))).await.is_err() {
-                return Err(StoreError::RetiredOrphaned { vault_id: old_text, cause: e });
+        match self.vault.delete_secret(&old_id).await {
+            Ok(()) if over_orphan => {
+                // Best effort: if this write fails, reconcile clears the record.
+                retired.pop();
+                let _ = self.kv.put(&a.id, &self.row(base, &record(&retired))).await;
+            }
+            Ok(()) => {}
+            Err(_) if over_orphan => {} // already recorded
+            Err(e) => {
+                retired.push(old_id);
+                if self.kv.put(&a.id, &self.row(base, &record(&retired))).await.is_err() {
+                    return Err(StoreError::RetiredOrphaned { vault_id: old_text, cause: e });
+                }
             }
         }
         Ok(())
@@ -356,18 +371,47 @@ where
         Ok(true)
     }
 
-    /// Metadata first, then the vault (in strict mode every version the row
-    /// names); a vault failure leaves a marker spreading the whole existing
-    /// row so the bytes stay discoverable.
+    /// Metadata first, then the vault; a vault failure leaves a marker
+    /// spreading the whole existing row so the bytes stay discoverable.
     async fn commit_delete(&self, a: &Addressed<V::Val>, row: &V::Val, op: DeleteOp) -> Result<(), V> {
+        if self.strict {
+            return self.commit_delete_pending_first(a, row, op).await;
+        }
         self.kv.delete(&a.id).await.host()?;
         let Err(e) = self.delete_vault_bytes(a, row).await else { return Ok(()) };
+        Err(self.vault_delete_failed(a, row, op, e).await)
+    }
+
+    /// Strict mode's delete: the row turns pending first (`updatedAt` now),
+    /// then every version the row names goes, then the row. A listing never
+    /// sees the key without a row while its bytes remain (so deleteAll waits
+    /// for the delete's turn instead of skipping it), and a process that dies
+    /// midway, or a vault failure whose marker write fails too, leaves a
+    /// pending row that reconcile finds once it is stale.
+    async fn commit_delete_pending_first(&self, a: &Addressed<V::Val>, row: &V::Val, op: DeleteOp) -> Result<(), V> {
+        let now = self.clock.now_iso().host()?;
+        let deleting = self.v.spread(row, &[(Field::Pending, self.v.boolean(true)), (Field::UpdatedAt, now)]).host()?;
+        self.kv.put(&a.id, &deleting).await.host()?;
+        match self.delete_vault_bytes(a, row).await {
+            Ok(()) => self.kv.delete(&a.id).await.host(),
+            Err(e) => Err(self.vault_delete_failed(a, row, op, e).await),
+        }
+    }
+
+    /// The row is gone (or pending) but bytes remain: best-effort marker, and the error saying so.
+    async fn vault_delete_failed(
+        &self,
+        a: &Addressed<V::Val>,
+        row: &V::Val,
+        op: DeleteOp,
+        e: V::Err,
+    ) -> StoreError<V::Err> {
         let marker_persisted = match self.delete_marker(row) {
             Ok(marker) => self.kv.put(&a.id, &marker).await.is_ok(),
             Err(_) => false,
         };
         let key = self.scope.key_of(&a.id_text).unwrap_or(&a.id_text).to_owned();
-        Err(StoreError::VaultDeleteOrphaned { op, key, marker_persisted, cause: e })
+        StoreError::VaultDeleteOrphaned { op, key, marker_persisted, cause: e }
     }
 
     /// Deletes the bytes a row points at: the plain id, or in strict mode
