@@ -193,6 +193,65 @@ fn strict_expiry_cleanup_never_deletes_a_fresh_row_a_put_committed_after_the_rea
 }
 
 #[test]
+fn strict_delete_turns_the_row_pending_first_then_removes_bytes_then_row() {
+    let (w, s, _) = strict_world();
+    put(&s, "k", "v1").unwrap();
+    w.now_ms.set(T0 + 5.0);
+    w.take_calls();
+    let (s2, k) = (s.clone(), Js::s("k"));
+    assert!(run(async move { s2.delete(&k).await }).unwrap());
+    let calls = w.take_full_calls();
+    let short: Vec<_> = calls.iter().map(|c| c.short()).collect();
+    assert_eq!(
+        short,
+        ["metadata.get u1/p1/k", "metadata.put u1/p1/k", "vault.deleteSecret u1/p1/k#v1", "metadata.delete u1/p1/k"]
+    );
+    let deleting = calls[1].arg.as_ref().unwrap();
+    assert!(matches!(deleting.prop("pending"), Js::Bool(true)));
+    assert_eq!(deleting.prop("updatedAt").str(), Some(iso(T0 + 5.0).as_str()), "young: no reconcile touches it");
+    assert!(w.rows.borrow().is_empty() && w.secrets.borrow().is_empty());
+}
+
+#[test]
+fn strict_delete_whose_vault_and_marker_writes_fail_leaves_a_pending_row_reconcile_finds() {
+    let (w, s, _) = strict_world();
+    put(&s, "k", "v1").unwrap();
+    w.fail("vault", "deleteSecret", 0, &Js::error("Error", "vault down"));
+    w.fail("metadata", "put", 1, &Js::error("Error", "kv down")); // the marker, after the pending write
+    let (s2, k) = (s.clone(), Js::s("k"));
+    let e = run(async move { s2.delete(&k).await }).unwrap_err();
+    assert!(e.to_string().ends_with("; orphan marker also failed to persist"));
+    assert!(matches!(w.row("u1/p1/k").prop("pending"), Js::Bool(true)), "not silent: a pending row remains");
+    assert!(orphans(&s, Js::Undefined).is_empty(), "young pending rows may be puts in flight");
+    w.now_ms.set(T0 + 600_000.0);
+    assert_eq!(orphans(&s, Js::Undefined), [("k".to_owned(), "stale-pending".to_owned())]);
+    let r = report(&s, Js::Undefined);
+    assert_eq!(keys_of(&r.prop("repaired")), ["k"]);
+    assert!(w.rows.borrow().is_empty() && w.secrets.borrow().is_empty());
+}
+
+#[test]
+fn strict_update_over_a_marker_keeps_naming_the_old_version_until_it_is_gone() {
+    let (w, s, _) = strict_world();
+    w.fail("metadata", "put", 1, &Js::error("Error", "commit")); // leaves a metadata-commit-failed marker
+    put(&s, "k", "v1").unwrap_err();
+    w.take_calls();
+    let gate = w.hold("vault", "deleteSecret");
+    let pool = Pool::default();
+    let s2 = s.clone();
+    let p = pool.spawn(async move { s2.put(&Js::s("k"), &Js::s("v2"), &Js::Undefined).await });
+    pool.run_until_stalled();
+    // Between the flip and the old version's delete, the orphan stays listed.
+    assert_eq!(format!("{:?}", w.row("u1/p1/k").prop("retiredVaultIds")), "[\"u1/p1/k#v1\"]");
+    assert_eq!(orphans(&s, Js::Undefined), [("k".to_owned(), "retired-versions".to_owned())]);
+    gate.open();
+    pool.run_until_stalled();
+    p.take().unwrap();
+    assert!(matches!(w.row("u1/p1/k").prop("retiredVaultIds"), Js::Undefined), "record cleared once deleted");
+    assert_eq!(w.secrets.borrow().keys().cloned().collect::<Vec<_>>(), ["u1/p1/k#v2"]);
+}
+
+#[test]
 fn strict_stores_over_one_metadata_object_share_turns_across_instances() {
     let w = World::new();
     let locks = KeyLocks::new();
