@@ -10,7 +10,8 @@
 //! summary line per mode, and fails on any violation or any anomaly not
 //! documented in docs/known-races.md. The other tests replay each minimal
 //! reproduction of docs/known-races.md: the compatible-mode races still
-//! happen, strict mode closes them, and strict mode's S1 and S2 still happen.
+//! happen, strict mode closes them (S1, S2 and the expired-read gap
+//! included), and strict mode's S3 still happens.
 //!
 //!   cargo test --release --test model -- --nocapture --exact soak
 //!   SOAK_SEQUENCES=100000 SOAK_SEED=7 cargo test --release --test model -- --nocapture --exact soak
@@ -20,7 +21,6 @@ mod common;
 use std::time::Instant;
 
 use common::fake::Js;
-use common::lin::{LISTING_SAW_AN_UNRECORDED_RETIRE, LISTING_SAW_A_FAILING_DELETE};
 use common::model::*;
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -134,20 +134,18 @@ fn soak() {
         assert!(stats.operations > 20_000 && stats.rejections > 1000 && stats.throws > 1000);
     }
 
-    // Strict mode: no violation, and no anomaly (linearizability included)
-    // but S1 and S2, documented in docs/known-races.md ("Strict mode").
-    let known = [LISTING_SAW_A_FAILING_DELETE, LISTING_SAW_AN_UNRECORDED_RETIRE];
-    let s1 = |r: &Repro| r.kind == Kind::NotLinearizable && known.contains(&r.sub);
-    let bad: Vec<&Repro> = strict.repros.values().filter(|r| r.class != Class::KnownGap && !s1(r)).collect();
+    // Strict mode: nothing at all (docs/known-races.md, "Strict mode"): no
+    // violation, no anomaly (linearizability included), no known gap.
+    let bad: Vec<&Repro> = strict.repros.values().collect();
     for r in &bad {
         eprintln!("STRICT {:?} {}\n{}\n{}", r.class, r.signature, r.text, r.scenario.rust());
     }
     assert_eq!(strict.violations(), 0, "strict mode: invariant violations (reproductions above)");
     let anomalies = strict.count(Class::Anomaly);
-    let unexplained = strict.count_sub(Class::Anomaly, Kind::NotLinearizable, "");
+    let gaps = strict.count(Class::KnownGap);
     assert!(
-        anomalies.keys().all(|k| *k == Kind::NotLinearizable.name()) && unexplained == 0 && bad.is_empty(),
-        "strict mode: anomalies other than S1 and S2 (reproductions above): {anomalies:?}"
+        anomalies.is_empty() && gaps.is_empty() && bad.is_empty(),
+        "strict mode: anomalies {anomalies:?}, known gaps {gaps:?} (reproductions above)"
     );
     if explicit.is_none() {
         assert!(strict.operations > 20_000 && strict.rejections > 1000 && strict.throws > 1000);
@@ -953,25 +951,51 @@ fn strict_closes_the_variants() {
     }
 }
 
-/// The sequential gap is not closed by strict mode: an expired read's
-/// cleanup swallows a vault-delete failure whose marker write fails too,
-/// and the expired version's bytes stay with no row and no report.
+/// The sequential gap is closed in strict mode: an expired read's cleanup
+/// turns the row pending before it deletes the bytes, so when the vault
+/// delete and the marker write both fail (the read swallows the error) the
+/// pending row stays, naming the expired version's bytes; reconcile finds it
+/// as stale-pending once it is older than the threshold, and removes row and
+/// bytes.
 #[test]
-fn strict_known_gap_expired_read_swallows_a_double_failure() {
+fn strict_closes_the_expired_read_gap() {
     for read in [get(0, "a"), has(0, "a")] {
-        let r = run_strict(
-            &Scenario {
-                batches: vec![vec![put_with(0, "a", "s3cret-0", None, None, Some(-30_000))], vec![read]],
-                faults: vec![Fault::reject(1, 3), Fault::reject(1, 4)],
-                schedules: vec![],
-            },
-            None,
-        );
+        let mut sc = Scenario::sequential(vec![
+            put_with(0, "a", "s3cret-0", None, None, Some(-30_000)),
+            read,
+            list_orphans(0),
+            advance(600_000),
+            list_orphans(0),
+            reconcile(0),
+        ]);
+        sc.faults = vec![Fault::reject(1, 3), Fault::reject(1, 4)];
+        let r = run_strict(&sc, None);
         println!("{}", describe(&r, None));
-        assert!(r.violations().is_empty());
-        assert!(r.has_exactly(Kind::ExpiredReadSilentOrphan, "", Class::KnownGap));
-        assert!(r.ops[1].res.is_ok() && !row(&r, "u1/p1/a").truthy());
+        assert!(r.findings.is_empty(), "{}", describe(&r, None));
+        assert_eq!(r.fired.len(), 2, "both faults fired");
+        assert!(r.ops[1].res.is_ok(), "the read swallowed the failure");
+        assert!(matches!(&r.ops[2].res, Res::ListOrphans(Ok(l)) if l.items().is_empty()), "fresh: not yet stale");
+        let listed = match &r.ops[4].res {
+            Res::ListOrphans(Ok(l)) => report_entries(l),
+            _ => panic!("listOrphans failed"),
+        };
+        assert_eq!(listed, [("a".to_string(), "stale-pending".to_string())]);
+        let repaired = match &r.ops[5].res {
+            Res::Reconcile(Ok(rep)) => report_entries(&rep.prop("repaired")),
+            _ => panic!("reconcile failed"),
+        };
+        assert_eq!(repaired, [("a".to_string(), "stale-pending".to_string())]);
+        assert!(!row(&r, "u1/p1/a").truthy() && vault_ids(&r).is_empty(), "row and bytes removed");
+        // Right after the read: the pending row names the expired version.
+        let mut first = sc.clone();
+        first.batches.truncate(2);
+        first.schedules.truncate(2);
+        let r = run_strict(&first, None);
+        let left = row(&r, "u1/p1/a");
+        assert!(matches!(left.prop("pending"), Js::Bool(true)) && matches!(left.prop("orphanedAt"), Js::Undefined));
+        assert_eq!(left.prop("vaultId").str(), Some("u1/p1/a#v1"));
         assert_eq!(vault(&r, "u1/p1/a#v1").as_deref(), Some("s3cret-0"));
+        assert!(r.findings.is_empty(), "{}", describe(&r, None));
     }
 }
 
@@ -1128,6 +1152,47 @@ fn checker_accepts_every_strict_failure_path() {
             vec![Fault::reject(0, 2), Fault::reject(0, 3), Fault::reject(0, 4)],
             "stale",
         ),
+        // A delete's pending write fails: raw, nothing changed.
+        (vec![put(0, "a", "s3cret-0"), delete(0, "a"), get(0, "a")], vec![Fault::reject(1, 1)], "pending write"),
+        // The bytes go, the row delete fails: raw; the pending row is repaired once stale.
+        (
+            vec![put(0, "a", "s3cret-0"), delete(0, "a"), list_orphans(0), reconcile_with(0, 0)],
+            vec![Fault::reject(1, 3)],
+            "row delete",
+        ),
+        // The vault delete and the marker write fail: the pending row stays, reported.
+        (
+            vec![put(0, "a", "s3cret-0"), delete(0, "a"), advance(600_000), reconcile(0)],
+            vec![Fault::reject(1, 2), Fault::throw(1, 3)],
+            "no marker",
+        ),
+        // deleteAll over a marker: the pending write keeps the marker's reason.
+        (
+            vec![put(0, "a", "s3cret-0"), delete_all(0), list_orphans(0)],
+            vec![Fault::reject(0, 3)],
+            "deleteAll over a marker",
+        ),
+        // …and its vault delete fails: a vault-delete-failed marker of the marker.
+        (
+            vec![put(0, "a", "s3cret-0"), delete_all(0), reconcile(0)],
+            vec![Fault::reject(0, 3), Fault::reject(1, 3)],
+            "deleteAll over a marker, failing",
+        ),
+        // An update over a marker: the flip records the old version, the
+        // rewrite clears it.
+        (vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1"), list_orphans(0)], vec![Fault::reject(0, 3)], "over"),
+        // …the old version's delete fails: recorded by the flip, no error.
+        (
+            vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1"), list_orphans(0), reconcile(0)],
+            vec![Fault::reject(0, 3), Fault::reject(1, 3)],
+            "over, delete fails",
+        ),
+        // …the rewrite fails: the record stays (bytes gone) for reconcile.
+        (
+            vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1"), reconcile(0), get(0, "a")],
+            vec![Fault::reject(0, 3), Fault::reject(1, 4)],
+            "over, rewrite fails",
+        ),
     ];
     for (ops, faults, name) in paths {
         let mut sc = Scenario::sequential(ops);
@@ -1196,87 +1261,129 @@ fn strict_concurrency_on_disjoint_ids_is_clean_and_never_waits() {
         sc.batches.push(batch);
         sc.schedules.push(vec![]);
         let r = run_strict(&sc, Some(Explore { seed: i, draw_faults: true, p_fault: 0.15, p_throw: 0.5 }));
-        let bad: Vec<&Finding> = r.findings.iter().filter(|f| f.class != Class::KnownGap).collect();
-        assert!(bad.is_empty(), "sequence {i}:\n{}", describe(&r, None));
+        assert!(r.findings.is_empty(), "sequence {i}:\n{}", describe(&r, None));
         assert_eq!(r.stalls, 0, "sequence {i}: a write waited for another id's turn\n{}", describe(&r, None));
     }
 }
 
-// ---- strict mode's remaining anomalies (docs/known-races.md, S1 and S2) ----
-//
-// Found by the strict soak and kept, like the races above, as tests that
-// assert the anomaly still happens: a fix in the core makes them fail.
+// ---- S1 and S2 closed; S3 remains (docs/known-races.md, "Strict mode") ----
 
-fn strict_anomaly(sc: &Scenario, sub: &str) -> Run {
-    let r = run_strict(sc, None);
-    println!("{}", describe(&r, None));
-    assert!(r.violations().is_empty(), "violations:\n{}", describe(&r, None));
-    assert!(
-        r.findings.iter().all(|f| f.kind == Kind::NotLinearizable && f.sub == sub),
-        "only {sub}:\n{}",
-        describe(&r, None)
-    );
-    assert!(r.has_exactly(Kind::NotLinearizable, sub, Class::Anomaly), "expected {sub}:\n{}", describe(&r, None));
-    r
-}
-
-/// S1: strict commitDelete deletes the row, then the bytes; when a vault
-/// delete fails it writes the `vault-delete-failed` marker. Between the two
-/// metadata writes the id has no row, and a scope listing (deleteAll,
-/// reconcile, listOrphans: they list without a turn) can see that state,
-/// which no sequential order contains. deleteAll then skips the id and
-/// resolves, leaving the marker and its bytes in the scope it emptied.
+/// S1, closed: strict commitDelete turns the row pending before it deletes
+/// the bytes, so the id never lacks a row while its bytes remain. deleteAll
+/// lists the pending row, waits for the failing delete's turn, and then
+/// deletes the marker it left, bytes included. Recorded schedule and random
+/// ones: nothing found.
 #[test]
-fn strict_anomaly_s1_a_listing_misses_the_row_a_failing_delete_turns_into_a_marker() {
+fn strict_closes_s1() {
     let sc = Scenario {
         batches: vec![vec![put(0, "a", "s3cret-0")], vec![delete_all(0), delete(0, "a")], vec![list_orphans(0)]],
         faults: vec![Fault::reject(2, 2)],
         schedules: vec![vec![], vec![1, 1, 1], vec![]],
     };
-    let r = strict_anomaly(&sc, LISTING_SAW_A_FAILING_DELETE);
+    let r = strict_clean(&sc);
     assert!(r.ops[1].res.is_ok(), "deleteAll resolved");
     assert!(matches!(
         r.ops[2].res.error(),
         Some(server_credential_store_wasm::core::StoreError::VaultDeleteOrphaned { marker_persisted: true, .. })
     ));
     let getall = r.effects.iter().position(|e| e.op == 1 && e.c.call.method == "getAll").unwrap();
-    let row_gone = r.effects.iter().position(|e| e.op == 2 && e.c.call.method == "delete").unwrap();
-    let marker = r.effects.iter().position(|e| e.op == 2 && e.c.call.method == "put").unwrap();
-    assert!(row_gone < getall && getall < marker, "deleteAll listed inside the delete's window");
-    assert_eq!(row(&r, "u1/p1/a").prop("orphanReason").str(), Some("vault-delete-failed"));
-    assert_eq!(
-        vault(&r, "u1/p1/a#v1").as_deref(),
-        Some("s3cret-0"),
-        "the scope deleteAll emptied keeps a row and bytes"
-    );
-    assert!(matches!(&r.ops[3].res, Res::ListOrphans(Ok(l)) if l.items().len() == 1));
-    // The same window misleads reconcile and listOrphans (they miss the
-    // orphan this pass; a later pass finds the marker).
-    for lister in [reconcile(0), list_orphans(0)] {
-        let sc = Scenario {
-            batches: vec![vec![put(0, "a", "s3cret-0")], vec![put(0, "a", "s3cret-1")], vec![lister, delete(0, "a")]],
-            faults: vec![Fault::reject(1, 3), Fault::reject(3, 2)],
-            schedules: vec![vec![], vec![], vec![1, 1, 1]],
-        };
-        strict_anomaly(&sc, LISTING_SAW_A_FAILING_DELETE);
+    let pending = r.effects.iter().position(|e| e.op == 2 && e.c.call.method == "put").unwrap();
+    assert!(pending < getall, "deleteAll listed inside the delete's window");
+    assert!(r.effects.iter().any(|e| e.op == 1 && e.is("metadata", "delete", "u1/p1/a") && e.ok()));
+    assert!(!row(&r, "u1/p1/a").truthy() && vault_ids(&r).is_empty(), "the scope deleteAll emptied is empty");
+    assert!(matches!(&r.ops[3].res, Res::ListOrphans(Ok(l)) if l.items().is_empty()));
+    // listOrphans and reconcile in the same window see the pending row
+    // (no finding yet, as before the delete) or the marker.
+    for lister in [reconcile(0), list_orphans(0), reconcile_with(0, 0)] {
+        strict_clean(&Scenario {
+            batches: vec![vec![put(0, "a", "s3cret-0")], vec![lister, delete(0, "a")]],
+            faults: vec![Fault::reject(2, 2)],
+            schedules: vec![vec![], vec![1, 1, 1]],
+        });
+    }
+    // deleteAll's own failing delete, and an expired read's cleanup.
+    let expired = || put_with(0, "a", "s3cret-0", None, None, Some(-30_000));
+    for (batch, fault) in [
+        (vec![delete_all(0), delete_all(0)], Fault::reject(2, 3)),
+        (vec![delete_all(0), get(0, "a")], Fault::reject(2, 3)),
+        (vec![list_orphans(0), has(0, "a")], Fault::reject(2, 3)),
+    ] {
+        strict_clean(&Scenario {
+            batches: vec![vec![expired()], batch],
+            faults: vec![fault],
+            schedules: vec![vec![], vec![1, 1, 1, 1]],
+        });
     }
 }
 
-/// S2: a strict update flips the row (without the old version), then
-/// deletes the old version; when that delete fails it rewrites the row to
-/// record it in `retiredVaultIds`. Between the flip and the record, a
-/// listing sees a committed row with nothing to repair, although the state
-/// before had a finding (here a commit-failure marker) and the state after
-/// has one too (`retired-versions`): listOrphans returns `[]`.
+/// S2, closed: an update over a marker or pending row names the old
+/// version in the flip itself, so a listing sees the marker before the
+/// flip and `retired-versions` after it. If the old version's delete fails
+/// the record stays (no further write); if it succeeds the row is rewritten
+/// without it.
 #[test]
-fn strict_anomaly_s2_a_listing_misses_the_old_version_an_update_is_recording() {
+fn strict_closes_s2() {
     let sc = Scenario {
         batches: vec![vec![put(0, "a", "s3cret-0")], vec![list_orphans(0), put(0, "a", "s3cret-2")]],
         faults: vec![Fault::reject(0, 3), Fault::reject(2, 3)],
         schedules: vec![vec![], vec![1, 1, 1, 1]],
     };
-    let r = strict_anomaly(&sc, LISTING_SAW_AN_UNRECORDED_RETIRE);
-    assert!(matches!(&r.ops[1].res, Res::ListOrphans(Ok(l)) if l.items().is_empty()));
+    let r = strict_clean(&sc);
+    let listed = match &r.ops[1].res {
+        Res::ListOrphans(Ok(l)) => report_entries(l),
+        _ => panic!("listOrphans failed"),
+    };
+    assert_eq!(listed, [("a".to_string(), "retired-versions".to_string())], "the flip names the old version");
     assert!(r.ops[2].res.is_ok());
     assert_eq!(format!("{:?}", row(&r, "u1/p1/a").prop("retiredVaultIds")), "[\"u1/p1/a#v1\"]");
+    assert_eq!(r.effects.iter().filter(|e| e.op == 2 && e.is("metadata", "put", "u1/p1/a")).count(), 1);
+    // The old version's delete succeeds: the row is rewritten without it
+    // (a listing between flip and rewrite sees retired-versions).
+    let r = strict_clean(&Scenario { faults: vec![Fault::reject(0, 3)], ..sc.clone() });
+    assert!(matches!(row(&r, "u1/p1/a").prop("retiredVaultIds"), Js::Undefined));
+    assert_eq!(vault_ids(&r), [row(&r, "u1/p1/a").prop("vaultId").str().unwrap()]);
+    // …and the rewrite fails: the record stays for reconcile, which finishes it.
+    let r = strict_clean(&Scenario {
+        batches: vec![
+            vec![put(0, "a", "s3cret-0")],
+            vec![list_orphans(0), put(0, "a", "s3cret-2")],
+            vec![reconcile(0)],
+        ],
+        faults: vec![Fault::reject(0, 3), Fault::reject(2, 4)],
+        schedules: vec![vec![], vec![1, 1, 1, 1], vec![]],
+    });
+    assert!(r.ops[2].res.is_ok());
+    assert!(matches!(&r.ops[3].res, Res::Reconcile(Ok(rep)) if report_entries(&rep.prop("repaired")).len() == 1));
+    assert!(matches!(row(&r, "u1/p1/a").prop("retiredVaultIds"), Js::Undefined));
+    // Over a stale pending row (a put whose rollback failed) too.
+    strict_clean(&Scenario {
+        batches: vec![vec![put(0, "a", "s3cret-0")], vec![reconcile_with(0, 0), put(0, "a", "s3cret-2")]],
+        faults: vec![Fault::reject(0, 2), Fault::reject(0, 3), Fault::reject(0, 4)],
+        schedules: vec![vec![], vec![1, 1, 1, 1]],
+    });
+}
+
+/// S3 (closed): a listing ran while a failing strict delete had turned a
+/// row recording retired versions into a fresh pending row, which listings
+/// did not report; before the delete the key had a finding
+/// (`retired-versions`), after it another (`vault-delete-failed`), and the
+/// listing reported neither. The core now reports `retired-versions` for a
+/// pending row without a marker that records them, and a delete leaves an
+/// already-pending row as it is (refreshing `updatedAt` would hide a stale
+/// pending row).
+#[test]
+fn strict_closes_s3() {
+    for lister in [list_orphans(0), reconcile(0)] {
+        let sc = Scenario {
+            batches: vec![vec![put(0, "a", "s3cret-0")], vec![put(0, "a", "s3cret-1")], vec![lister, delete(0, "a")]],
+            faults: vec![Fault::reject(1, 3), Fault::reject(3, 2)],
+            schedules: vec![vec![], vec![], vec![1, 1, 1]],
+        };
+        let r = strict_clean(&sc);
+        assert!(matches!(
+            r.ops[3].res.error(),
+            Some(server_credential_store_wasm::core::StoreError::VaultDeleteOrphaned { marker_persisted: true, .. })
+        ));
+        assert_eq!(row(&r, "u1/p1/a").prop("orphanReason").str(), Some("vault-delete-failed"));
+    }
 }

@@ -123,9 +123,12 @@ where
                 return Ok(Some(reason.map_or(Finding::UnknownMarker, Finding::Marker)));
             }
             let updated = self.clock.date_ms(&v.get(row, Field::UpdatedAt)?)?;
-            let stale = self.clock.now_ms()? - updated >= stale_pending_ms;
-            return Ok(stale.then_some(Finding::StalePending));
+            if self.clock.now_ms()? - updated >= stale_pending_ms {
+                return Ok(Some(Finding::StalePending));
+            }
         }
+        // Strict rows, committed or being deleted (a strict delete turns the
+        // row pending first): old versions recorded as still in the vault.
         if self.strict {
             let id_text = v.as_string(id).unwrap_or_default();
             if !self.retired_ids_of(&id_text, row)?.is_empty() {

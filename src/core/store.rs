@@ -382,16 +382,21 @@ where
         Err(self.vault_delete_failed(a, row, op, e).await)
     }
 
-    /// Strict mode's delete: the row turns pending first (`updatedAt` now),
+    /// Strict mode's delete: a committed row turns pending first (`updatedAt` now),
     /// then every version the row names goes, then the row. A listing never
     /// sees the key without a row while its bytes remain (so deleteAll waits
     /// for the delete's turn instead of skipping it), and a process that dies
     /// midway, or a vault failure whose marker write fails too, leaves a
     /// pending row that reconcile finds once it is stale.
     async fn commit_delete_pending_first(&self, a: &Addressed<V::Val>, row: &V::Val, op: DeleteOp) -> Result<(), V> {
-        let now = self.clock.now_iso().host()?;
-        let deleting = self.v.spread(row, &[(Field::Pending, self.v.boolean(true)), (Field::UpdatedAt, now)]).host()?;
-        self.kv.put(&a.id, &deleting).await.host()?;
+        // A row already pending (deleteAll over a marker or a stale pending
+        // row) stays as it is: refreshing it would hide it from reconcile.
+        if self.v.row_state(row, false).host()? != RowState::Pending {
+            let now = self.clock.now_iso().host()?;
+            let deleting =
+                self.v.spread(row, &[(Field::Pending, self.v.boolean(true)), (Field::UpdatedAt, now)]).host()?;
+            self.kv.put(&a.id, &deleting).await.host()?;
+        }
         match self.delete_vault_bytes(a, row).await {
             Ok(()) => self.kv.delete(&a.id).await.host(),
             Err(e) => Err(self.vault_delete_failed(a, row, op, e).await),

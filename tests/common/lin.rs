@@ -17,7 +17,11 @@
 //!   same operation);
 //! - deleteAll and reconcile list the scope at one instant and then act on
 //!   each listed id in its turn; per id that is one atomic step (an id that
-//!   was not listed had no row, or no finding, at the listing instant).
+//!   was not listed had no row, or no finding, at the listing instant);
+//! - a strict update over a marker or pending row flips the row to its new
+//!   version with the old one named in `retiredVaultIds` (a finding a
+//!   listing may see), and later, in the same turn, retires it: the old
+//!   bytes go and the row is rewritten without the record (a second event).
 //!
 //! Failures are not excused: each failed operation must have the effect the
 //! protocol documents for its error, and the host calls that failed (facts
@@ -31,12 +35,19 @@
 //! - `UpdateOrphaned`: a row before, unchanged; the new version's bytes stay;
 //! - `RetiredOrphaned`: the update took effect, the old version's bytes
 //!   stay unrecorded;
-//! - `VaultDeleteOrphaned`: the row is gone or a marker of it (as the error
-//!   says), the bytes whose delete failed stay;
-//! - a successful update whose old-version delete failed records it in
-//!   `retiredVaultIds`; an expired read's cleanup swallows its failures with
-//!   the same effects as a delete's; reconcile's failed repairs stop at the
-//!   failed call (bytes first, then the row).
+//! - strict deletes (delete, deleteAll per id, an expired read's cleanup)
+//!   go pending-first: a failed pending write changes nothing (raw error);
+//!   then the bytes the row names go (those whose delete failed stay), then
+//!   the row; after a vault failure the row is a `vault-delete-failed`
+//!   marker of the original row (`VaultDeleteOrphaned`, `marker_persisted`)
+//!   or, if that write failed too, stays pending; if the final row delete
+//!   failed (raw error) the row stays pending, its bytes gone;
+//! - a successful update over a committed row whose old-version delete
+//!   failed records it in `retiredVaultIds`; over a marker or pending row
+//!   the flip records it and the retire (above) clears it, or leaves the
+//!   record if the delete or the rewrite failed; an expired read's cleanup
+//!   swallows its failures with the same effects as a delete's; reconcile's
+//!   failed repairs stop at the failed call (bytes first, then the row).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -118,6 +129,19 @@ struct Event {
     done: u64,
 }
 
+/// How a strict pending-first delete of one id went.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Deleted {
+    /// The pending write failed: nothing changed.
+    Unchanged,
+    /// Row and bytes gone.
+    Removed,
+    /// A vault delete failed: a marker of the row (or the pending row) stays.
+    VaultFailed { marker: bool },
+    /// The bytes went, the row delete failed: the row stays pending.
+    RowDeleteFailed,
+}
+
 /// One explained step: the state after it, the clock, and whether the
 /// operation left a second event (an expired read's cleanup) to place.
 type Step = (KeyState, f64, bool);
@@ -179,10 +203,16 @@ impl Model<'_> {
     /// Whether op `g`'s scope listing (`getAll`/`getByPrefix`) took effect
     /// inside another op's two-write transition of this id, and which:
     /// - [`LISTING_SAW_A_FAILING_DELETE`]: commitDelete had deleted the row
-    ///   and not yet written the `vault-delete-failed` marker that replaced it;
+    ///   and not yet written the `vault-delete-failed` marker that replaced
+    ///   it (S1: strict mode before its delete turned pending-first; the
+    ///   compatible mode's commitDelete still does this);
     /// - [`LISTING_SAW_AN_UNRECORDED_RETIRE`]: a strict update had flipped
     ///   the row and not yet rewritten it to record the old version whose
-    ///   delete failed.
+    ///   delete failed (S2: closed, an update over an orphan names it in
+    ///   the flip);
+    /// - [`LISTING_SAW_A_PENDING_DELETE`]: a strict delete had turned the
+    ///   row pending and not yet written the `vault-delete-failed` marker
+    ///   (S3, still open).
     ///
     /// The listing saw a state that no sequential order contains.
     fn saw_a_transition(&self, g: usize) -> Option<&'static str> {
@@ -203,6 +233,18 @@ impl Model<'_> {
         }
         let row = second.c.call.arg.clone().unwrap_or(Js::Undefined);
         let recorded = |r: &Js| retired_of(&self.id, r).len();
+        let deleting =
+            matches!(self.run.ops[first.op].op.action, Action::Delete | Action::DeleteAll | Action::Get | Action::Has);
+        let first_row = first.c.call.arg.clone().unwrap_or(Js::Undefined);
+        if self.strict
+            && deleting
+            && first.c.call.method == "put"
+            && matches!(first_row.prop("pending"), Js::Bool(true))
+            && matches!(first_row.prop("orphanedAt"), Js::Undefined)
+            && row.prop("orphanReason").str() == Some("vault-delete-failed")
+        {
+            return Some(LISTING_SAW_A_PENDING_DELETE);
+        }
         if first.c.call.method == "delete" && row.prop("orphanReason").str() == Some("vault-delete-failed") {
             return Some(LISTING_SAW_A_FAILING_DELETE);
         }
@@ -299,6 +341,109 @@ impl Model<'_> {
         Some(KeyState { row, vault })
     }
 
+    /// Strict mode's pending-first commitDelete of `st.row` by op `g`, as
+    /// the op's calls on this id went: the row turns pending (`updatedAt`
+    /// the op's clock reading; if that write failed nothing changed), then
+    /// the bytes the row names go (those whose delete failed stay), then
+    /// the row goes; after a vault failure the row becomes a
+    /// `vault-delete-failed` marker of the original row if that write
+    /// succeeded, else stays pending; if the final row delete failed the
+    /// row stays pending, its bytes gone. `None` if the op's calls do not
+    /// fit `st` (it deleted bytes the row does not name, or wrote nothing).
+    fn strict_delete(&self, g: usize, st: &KeyState, now: f64) -> Option<(KeyState, Deleted)> {
+        let writes: Vec<&Effect> = self.calls(g).filter(|e| e.is("metadata", "put", &self.id)).collect();
+        if !st.row.truthy() {
+            return None;
+        }
+        // A committed row turns pending first (a failed write changes
+        // nothing); a row already pending (deleteAll over a marker or a
+        // stale pending row) is left as it is, so a marker write comes first.
+        let already_pending = matches!(st.row.prop("pending"), Js::Bool(true));
+        let (pending, marker_write) = if already_pending {
+            (st.row.clone(), writes.first())
+        } else {
+            let first = writes.first()?;
+            if !first.ok() {
+                return Some((st.clone(), Deleted::Unchanged));
+            }
+            let updated_at = first.c.call.arg.as_ref().map_or(Js::Undefined, |r| r.prop("updatedAt"));
+            (spread(&st.row, &[("pending", Js::Bool(true)), ("updatedAt", updated_at)]), writes.get(1))
+        };
+        let named = named_bytes(true, &self.id, &st.row);
+        let deleted: Vec<&Effect> = self
+            .calls(g)
+            .filter(|e| e.c.call.target == "vault" && e.c.call.method == "deleteSecret")
+            .filter(|e| e.c.call.id.as_deref().is_some_and(|v| base_of(v) == self.id))
+            .collect();
+        if deleted.iter().any(|e| !named.iter().any(|n| e.c.call.id.as_deref() == Some(n.as_str()))) {
+            return None;
+        }
+        let mut vault = st.vault.clone();
+        let mut kept = false;
+        for n in &named {
+            if deleted.iter().any(|e| e.c.call.id.as_deref() == Some(n.as_str()) && !e.ok()) {
+                kept = true;
+            } else {
+                vault.remove(n);
+            }
+        }
+        if kept {
+            let marker = marker_write.is_some_and(|e| e.ok());
+            let row = if marker { spread(&st.row, &marker_props(now, "vault-delete-failed")) } else { pending };
+            return Some((KeyState { row, vault }, Deleted::VaultFailed { marker }));
+        }
+        if self.succeeded(g, "metadata", "delete", &self.id) {
+            Some((KeyState { row: Js::Undefined, vault }, Deleted::Removed))
+        } else {
+            Some((KeyState { row: pending, vault }, Deleted::RowDeleteFailed))
+        }
+    }
+
+    /// The old version an update over a marker or pending row deleted
+    /// after its flip (its only `vault.deleteSecret` but the rollback of
+    /// its own version).
+    fn retired_by_put(&self, g: usize, vid: &str) -> Option<&Effect> {
+        self.calls(g).find(|e| {
+            e.c.call.target == "vault" && e.c.call.method == "deleteSecret" && e.c.call.id.as_deref() != Some(vid)
+        })
+    }
+
+    /// The second instant of a strict update over a marker or pending row:
+    /// its flip recorded the old version in `retiredVaultIds`; once that
+    /// version's delete succeeded, the bytes are gone and the row is
+    /// rewritten without it (if that write failed the record stays, for
+    /// reconcile). A failed delete leaves the flip's row as it is.
+    fn finish_retire(&self, g: usize, st: &KeyState) -> Vec<KeyState> {
+        let Some(vid) = self.vault_id_of_put(g) else { return vec![] };
+        if st.row.prop("vaultId").str() != Some(vid.as_str()) || !is_committed(&st.row) {
+            return vec![];
+        }
+        let Some(del) = self.retired_by_put(g, &vid) else { return vec![] };
+        let old = del.c.call.id.clone().unwrap_or_default();
+        let mut retired = retired_of(&self.id, &st.row);
+        if retired.last() != Some(&old) {
+            return vec![];
+        }
+        if !del.ok() {
+            return vec![st.clone()];
+        }
+        let mut vault = st.vault.clone();
+        vault.remove(&old);
+        let rewritten = self.calls(g).filter(|e| e.is("metadata", "put", &self.id)).nth(1).is_some_and(|e| e.ok());
+        let row = if rewritten {
+            retired.pop();
+            let ids = if retired.is_empty() {
+                Js::Undefined
+            } else {
+                Js::Arr(std::rc::Rc::new(retired.iter().map(|i| Js::s(i)).collect()))
+            };
+            spread(&st.row, &[("retiredVaultIds", ids)])
+        } else {
+            st.row.clone()
+        };
+        vec![KeyState { row, vault }]
+    }
+
     fn put(&self, g: usize, p: &PutArgs, st: &KeyState, now: f64) -> Vec<Step> {
         let existing = &st.row;
         let Res::Put(res) = &self.run.ops[g].res else { return vec![] };
@@ -333,6 +478,15 @@ impl Model<'_> {
                 let row = self.put_row(g, p, existing, now, &vid, &[("pending", Js::Bool(false))]);
                 vec![(KeyState { row, vault }, now, false)]
             }
+            Ok(()) if self.strict && !is_committed(existing) => {
+                // Over a marker or pending row the flip names the old
+                // version; the second instant retires it (finish_retire).
+                let mut retired = retired_of(&self.id, existing);
+                retired.push(vault_of(true, &self.id, existing));
+                vault.insert(vid.clone(), secret);
+                let row = self.put_row(g, p, existing, now, &vid, &retired_extra(retired));
+                vec![(KeyState { row, vault }, now, true)]
+            }
             Ok(()) if self.strict => {
                 let old = vault_of(true, &self.id, existing);
                 let mut retired = retired_of(&self.id, existing);
@@ -360,8 +514,9 @@ impl Model<'_> {
                 vault.insert(vid.clone(), secret);
                 vec![(KeyState { row: existing.clone(), vault }, now, false)]
             }
+            // Over a committed row only: over an orphan the flip recorded it.
             Err(StoreError::RetiredOrphaned { vault_id, .. })
-                if existing.truthy() && *vault_id == vault_of(true, &self.id, existing) =>
+                if is_committed(existing) && *vault_id == vault_of(true, &self.id, existing) =>
             {
                 vault.insert(vid.clone(), secret);
                 let row = self.put_row(g, p, existing, now, &vid, &retired_extra(retired_of(&self.id, existing)));
@@ -401,6 +556,18 @@ impl Model<'_> {
     /// delete it only if it is still committed and expired; failures are
     /// swallowed (a failed re-read or row delete changes nothing).
     fn cleanup(&self, g: usize, st: &KeyState, now: f64) -> Vec<KeyState> {
+        if self.strict {
+            let expired = is_committed(&st.row) && is_expired(&st.row, now);
+            let wrote = self.called(g, "metadata", "put", &self.id);
+            return match (expired, wrote) {
+                (false, false) => vec![st.clone()],
+                (true, true) => self.strict_delete(g, st, now).map(|(s, _)| s).into_iter().collect(),
+                // The re-read failed (nothing done), or it did not see
+                // what the model has here.
+                (true, false) if self.failed(g, "metadata", "get", &self.id) => vec![st.clone()],
+                _ => vec![],
+            };
+        }
         if !(is_committed(&st.row) && is_expired(&st.row, now))
             || self.failed(g, "metadata", "get", &self.id)
             || self.failed(g, "metadata", "delete", &self.id)
@@ -412,6 +579,25 @@ impl Model<'_> {
 
     fn delete(&self, g: usize, st: &KeyState, now: f64) -> Vec<Step> {
         let committed = is_committed(&st.row);
+        if self.strict {
+            let wrote = self.called(g, "metadata", "put", &self.id);
+            let done = if wrote && committed { self.strict_delete(g, st, now) } else { None };
+            let after = match (&self.run.ops[g].res, done) {
+                (Res::Delete(Ok(false)), _) if !committed && !wrote => Some(st.clone()),
+                (Res::Delete(Ok(true)), Some((s, Deleted::Removed))) => Some(s),
+                // The read failed: nothing done.
+                (Res::Delete(Err(StoreError::Host(_))), None) if !wrote => Some(st.clone()),
+                (Res::Delete(Err(StoreError::Host(_))), Some((s, Deleted::Unchanged | Deleted::RowDeleteFailed))) => {
+                    Some(s)
+                }
+                (
+                    Res::Delete(Err(StoreError::VaultDeleteOrphaned { marker_persisted, .. })),
+                    Some((s, Deleted::VaultFailed { marker })),
+                ) if *marker_persisted == marker => Some(s),
+                _ => None,
+            };
+            return after.map(|s| (s, now, false)).into_iter().collect();
+        }
         let after = match &self.run.ops[g].res {
             Res::Delete(Ok(false)) if !committed => Some(st.clone()),
             Res::Delete(Ok(true)) if committed => self.commit_delete(g, st, now, false, Some(false)),
@@ -438,6 +624,9 @@ impl Model<'_> {
         if !self.called(g, "metadata", "get", &self.id) {
             let missed = self.missed(g);
             return if st.row.truthy() && !missed { vec![] } else { unchanged };
+        }
+        if self.strict {
+            return self.strict_delete_all(g, &errors, st, now);
         }
         let mut host_error = false;
         let mut orphaned = None;
@@ -472,6 +661,42 @@ impl Model<'_> {
             None
         } else {
             Some(st.clone())
+        };
+        after.map(|s| (s, now, false)).into_iter().collect()
+    }
+
+    /// Strict deleteAll on a listed id, in its turn: the re-read failed
+    /// (nothing done), or found no row (nothing to do), or the row (any
+    /// row) is deleted pending-first; the aggregate error names this id
+    /// exactly as that went (a raw error for a failed re-read, pending
+    /// write or row delete; `VaultDeleteOrphaned` for a vault failure).
+    fn strict_delete_all(&self, g: usize, errors: &[&Error], st: &KeyState, now: f64) -> Vec<Step> {
+        let mut host_error = false;
+        let mut orphaned = None;
+        for e in errors {
+            match e {
+                StoreError::Host(v) => {
+                    host_error |= self.fault_of(v).is_some_and(|f| f.id.as_deref() == Some(self.id.as_str()));
+                }
+                StoreError::VaultDeleteOrphaned { key, marker_persisted, .. }
+                    if format!("{}{key}", prefix(self.scope)) == self.id =>
+                {
+                    orphaned = Some(*marker_persisted);
+                }
+                _ => {}
+            }
+        }
+        let after = if self.failed(g, "metadata", "get", &self.id) {
+            host_error.then(|| st.clone())
+        } else if !self.called(g, "metadata", "put", &self.id) && !self.called(g, "metadata", "delete", &self.id) {
+            (!st.row.truthy() && !host_error && orphaned.is_none()).then(|| st.clone())
+        } else {
+            match self.strict_delete(g, st, now) {
+                Some((s, Deleted::Removed)) if !host_error && orphaned.is_none() => Some(s),
+                Some((s, Deleted::Unchanged | Deleted::RowDeleteFailed)) if host_error && orphaned.is_none() => Some(s),
+                Some((s, Deleted::VaultFailed { marker })) if !host_error && orphaned == Some(marker) => Some(s),
+                _ => None,
+            }
         };
         after.map(|s| (s, now, false)).into_iter().collect()
     }
@@ -582,6 +807,15 @@ impl Model<'_> {
         }
     }
 
+    /// The second event of op `g`: an expired read's cleanup, or the
+    /// retire that ends a strict update over a marker or pending row.
+    fn second(&self, g: usize, st: &KeyState, now: f64) -> Vec<KeyState> {
+        match self.run.ops[g].op.action {
+            Action::Put(_) => self.finish_retire(g, st),
+            _ => self.cleanup(g, st, now),
+        }
+    }
+
     /// Depth-first over the orders real time allows. `started`: ops whose
     /// main event is placed; `cleanup`: ops with a cleanup still to place.
     fn explain(&self, evs: &[Event], st: KeyState, now: f64, started: u32, cleanup: u32, end: &KeyState) -> bool {
@@ -591,7 +825,7 @@ impl Model<'_> {
         }
         for i in 0..evs.len() {
             if cleanup & (1 << i) != 0 {
-                for next in self.cleanup(evs[i].g, &st, now) {
+                for next in self.second(evs[i].g, &st, now) {
                     if self.explain(evs, next, now, started, cleanup & !(1 << i), end) {
                         return true;
                     }
@@ -630,6 +864,11 @@ fn concerns(op: &Op, scope: usize, key: &str) -> bool {
 /// docs/known-races.md, S1 and S2).
 pub const LISTING_SAW_A_FAILING_DELETE: &str = "listing-saw-a-failing-delete";
 pub const LISTING_SAW_AN_UNRECORDED_RETIRE: &str = "listing-saw-an-unrecorded-retire";
+/// S3 (strict mode's pending-first delete): a listing ran after a delete
+/// turned the row pending (a fresh pending row: no finding) and before its
+/// vault-delete-failed marker replaced it, so it missed the finding the row
+/// had before (`retired-versions`, or `stale-pending`).
+pub const LISTING_SAW_A_PENDING_DELETE: &str = "listing-saw-a-pending-delete";
 
 /// Checks batch `b` (ops `globals`, state `pre` before it) id by id;
 /// returns `(id, sub, why)` for each id no sequential order explains, and
@@ -674,6 +913,9 @@ pub fn check(
                 }
                 LISTING_SAW_AN_UNRECORDED_RETIRE => {
                     " (a scope listing ran after an update flipped the row and before it recorded the old version it failed to delete)"
+                }
+                LISTING_SAW_A_PENDING_DELETE => {
+                    " (a scope listing ran after a delete turned the row pending and before its vault-delete-failed marker replaced it)"
                 }
                 _ => "",
             };

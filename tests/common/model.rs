@@ -1041,13 +1041,14 @@ pub fn vault_of(strict: bool, id: &str, row: &Js) -> String {
     }
 }
 
-/// The old versions a strict row records as not yet deleted (validated as the store does).
+/// The old versions a strict row records as not yet deleted (validated as
+/// the store does: the id itself or a version of it; the plain id is an old
+/// version too when the row it replaced had no `vaultId`).
 pub fn retired_of(id: &str, row: &Js) -> Vec<String> {
     match row.prop("retiredVaultIds") {
-        Js::Arr(items) => items
-            .iter()
-            .filter_map(|t| t.str().filter(|t| *t != id && is_version_of(id, t)).map(str::to_owned))
-            .collect(),
+        Js::Arr(items) => {
+            items.iter().filter_map(|t| t.str().filter(|t| is_version_of(id, t)).map(str::to_owned)).collect()
+        }
         _ => vec![],
     }
 }
@@ -1077,9 +1078,11 @@ pub fn finding_of(strict: bool, id: &str, row: &Js, now: f64, stale_ms: f64) -> 
                 _ => "unknown".to_owned(),
             });
         }
-        let stale = now - date_ms(&row.prop("updatedAt")) >= stale_ms;
-        return stale.then(|| "stale-pending".to_owned());
+        if now - date_ms(&row.prop("updatedAt")) >= stale_ms {
+            return Some("stale-pending".to_owned());
+        }
     }
+    // Committed, or pending without a marker (a strict delete in flight).
     (strict && !retired_of(id, row).is_empty()).then(|| "retired-versions".to_owned())
 }
 
@@ -1137,6 +1140,27 @@ fn leaf_errors(e: &Error) -> Vec<(usize, &Error)> {
     let mut out = vec![];
     leaves(e, 0, &mut out);
     out
+}
+
+/// Whether the successful `metadata.put` `e` of row `row` on `id` rewrote
+/// the marker already there with its reason and `orphanedAt` unchanged
+/// (strict delete's pending-first write spreads the row it deletes).
+fn carries_over_a_marker(run: &Run, e: &Effect, id: &str, row: &Js) -> bool {
+    let Some(at) = run.effects.iter().position(|x| std::ptr::eq(x, e)) else { return false };
+    let previous = run.effects[..at].iter().rev().find(|x| {
+        x.c.call.target == "metadata"
+            && matches!(x.c.call.method, "put" | "delete")
+            && x.c.call.id.as_deref() == Some(id)
+            && x.ok()
+    });
+    let Some(prev) = previous.filter(|x| x.c.call.method == "put").and_then(|x| x.c.call.arg.clone()) else {
+        return false;
+    };
+    matches!(prev.prop("pending"), Js::Bool(true))
+        && matches!(row.prop("pending"), Js::Bool(true))
+        && prev.prop("orphanedAt").str().is_some()
+        && prev.prop("orphanReason").same(&row.prop("orphanReason"))
+        && prev.prop("orphanedAt").same(&row.prop("orphanedAt"))
 }
 
 fn cause_of(e: &Error) -> Option<&Js> {
@@ -1308,6 +1332,11 @@ impl Checker {
             let reason = row.prop("orphanReason");
             let Some(reason) = reason.str() else { continue };
             let mid = e.c.call.id.clone().unwrap_or_default();
+            if self.strict && carries_over_a_marker(run, e, &mid, &row) {
+                // Strict delete's pending-first write over a marker: the
+                // marker's own reason, justified when it was written.
+                continue;
+            }
             let before = &mine[..at];
             // Vault calls on the id or (strict mode) on a version of it.
             let failed = |t: &str, m: &str| before.iter().position(|x| x.is_for(t, m, &mid) && !x.ok());
@@ -1324,9 +1353,28 @@ impl Checker {
                             && matches!(x.c.call.arg.as_ref().map(|r| r.prop("pending")), Some(Js::Bool(false)))
                             && succeeded_before("vault", "setSecret", i)
                     }),
-                    "vault-delete-failed" => {
-                        failed("vault", "deleteSecret").is_some_and(|i| succeeded_before("metadata", "delete", i))
-                    }
+                    // The row went first: deleted (compatible mode), or
+                    // turned pending (strict mode's pending-first delete).
+                    "vault-delete-failed" => failed("vault", "deleteSecret").is_some_and(|i| {
+                        if self.strict {
+                            // A committed row was turned pending first; a row
+                            // already pending (deleteAll over a marker or a
+                            // stale pending row) is not rewritten before.
+                            let writes_before: Vec<_> =
+                                before[..i].iter().filter(|x| x.is("metadata", "put", &mid)).collect();
+                            writes_before.is_empty()
+                                || writes_before.iter().any(|x| {
+                                    x.ok()
+                                        && x.c
+                                            .call
+                                            .arg
+                                            .as_ref()
+                                            .is_some_and(|r| matches!(r.prop("pending"), Js::Bool(true)))
+                                })
+                        } else {
+                            succeeded_before("metadata", "delete", i)
+                        }
+                    }),
                     _ => false,
                 };
             if !justified {
