@@ -632,41 +632,41 @@ fn replay_reproduces_an_exploration_exactly() {
     }
 }
 
+/// A few puts (some expired, some not), then a batch of 2–4 operations on
+/// different ids at once: races need a shared id.
+fn disjoint_scenario(i: u64) -> Scenario {
+    let ids: Vec<(usize, &'static str)> = (0..SCOPES.len()).flat_map(|s| KEYS.iter().map(move |k| (s, *k))).collect();
+    let mut rng = common::rng::Rng::new(common::rng::mix(7, i));
+    let setup: Vec<Op> = (0..rng.below(6))
+        .map(|n| {
+            let (s, k) = ids[rng.below(ids.len())];
+            put_with(s, k, &format!("s3cret-{n}"), None, None, [None, Some(-30_000), Some(86_400_000)][rng.below(3)])
+        })
+        .collect();
+    let mut free = ids.clone();
+    let mut batch = vec![];
+    for n in 0..2 + rng.below(3) {
+        let (s, k) = free.remove(rng.below(free.len()));
+        batch.push(match rng.below(4) {
+            0 => put(s, k, &format!("s3cret-b{n}")),
+            1 => get(s, k),
+            2 => has(s, k),
+            _ => delete(s, k),
+        });
+    }
+    let mut sc = Scenario::sequential(setup);
+    sc.batches.push(batch);
+    sc.schedules.push(vec![]);
+    sc
+}
+
 /// Concurrent operations on different ids never disturb each other, even
 /// with faults: races need a shared id (or a deleteAll of its scope).
 #[test]
 fn concurrency_on_disjoint_ids_is_clean() {
-    let ids: Vec<(usize, &'static str)> = (0..SCOPES.len()).flat_map(|s| KEYS.iter().map(move |k| (s, *k))).collect();
     let mut anomalies = 0;
     for i in 0..400u64 {
-        let mut rng = common::rng::Rng::new(common::rng::mix(7, i));
-        let mut setup: Vec<Op> = (0..rng.below(6))
-            .map(|n| {
-                let (s, k) = ids[rng.below(ids.len())];
-                put_with(
-                    s,
-                    k,
-                    &format!("s3cret-{n}"),
-                    None,
-                    None,
-                    [None, Some(-30_000), Some(86_400_000)][rng.below(3)],
-                )
-            })
-            .collect();
-        let mut free = ids.clone();
-        let mut batch = vec![];
-        for n in 0..2 + rng.below(3) {
-            let (s, k) = free.remove(rng.below(free.len()));
-            batch.push(match rng.below(4) {
-                0 => put(s, k, &format!("s3cret-b{n}")),
-                1 => get(s, k),
-                2 => has(s, k),
-                _ => delete(s, k),
-            });
-        }
-        let mut sc = Scenario::sequential(std::mem::take(&mut setup));
-        sc.batches.push(batch);
-        sc.schedules.push(vec![]);
+        let sc = disjoint_scenario(i);
         let r = run(&sc, Some(Explore { seed: i, draw_faults: true, p_fault: 0.15, p_throw: 0.5 }));
         let bad: Vec<&Finding> = r.findings.iter().filter(|f| f.class != Class::KnownGap).collect();
         anomalies += bad.len();
@@ -1230,36 +1230,8 @@ fn strict_replay_reproduces_an_exploration_exactly() {
 /// Strict mode on disjoint ids: clean too, and nobody waits.
 #[test]
 fn strict_concurrency_on_disjoint_ids_is_clean_and_never_waits() {
-    let ids: Vec<(usize, &'static str)> = (0..SCOPES.len()).flat_map(|s| KEYS.iter().map(move |k| (s, *k))).collect();
     for i in 0..300u64 {
-        let mut rng = common::rng::Rng::new(common::rng::mix(7, i));
-        let setup: Vec<Op> = (0..rng.below(6))
-            .map(|n| {
-                let (s, k) = ids[rng.below(ids.len())];
-                put_with(
-                    s,
-                    k,
-                    &format!("s3cret-{n}"),
-                    None,
-                    None,
-                    [None, Some(-30_000), Some(86_400_000)][rng.below(3)],
-                )
-            })
-            .collect();
-        let mut free = ids.clone();
-        let mut batch = vec![];
-        for n in 0..2 + rng.below(3) {
-            let (s, k) = free.remove(rng.below(free.len()));
-            batch.push(match rng.below(4) {
-                0 => put(s, k, &format!("s3cret-b{n}")),
-                1 => get(s, k),
-                2 => has(s, k),
-                _ => delete(s, k),
-            });
-        }
-        let mut sc = Scenario::sequential(setup);
-        sc.batches.push(batch);
-        sc.schedules.push(vec![]);
+        let sc = disjoint_scenario(i);
         let r = run_strict(&sc, Some(Explore { seed: i, draw_faults: true, p_fault: 0.15, p_throw: 0.5 }));
         assert!(r.findings.is_empty(), "sequence {i}:\n{}", describe(&r, None));
         assert_eq!(r.stalls, 0, "sequence {i}: a write waited for another id's turn\n{}", describe(&r, None));
