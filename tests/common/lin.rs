@@ -628,21 +628,7 @@ impl Model<'_> {
         if self.strict {
             return self.strict_delete_all(g, &errors, st, now);
         }
-        let mut host_error = false;
-        let mut orphaned = None;
-        for e in errors {
-            match e {
-                StoreError::Host(v) => {
-                    host_error |= self.fault_of(v).is_some_and(|f| f.id.as_deref() == Some(self.id.as_str()));
-                }
-                StoreError::VaultDeleteOrphaned { key, marker_persisted, .. }
-                    if format!("{}{key}", prefix(self.scope)) == self.id =>
-                {
-                    orphaned = Some(*marker_persisted);
-                }
-                _ => {}
-            }
-        }
+        let (host_error, orphaned) = self.delete_all_errors_for_id(&errors);
         let after = if host_error {
             Some(st.clone())
         } else if let Some(marker) = orphaned {
@@ -665,12 +651,10 @@ impl Model<'_> {
         after.map(|s| (s, now, false)).into_iter().collect()
     }
 
-    /// Strict deleteAll on a listed id, in its turn: the re-read failed
-    /// (nothing done), or found no row (nothing to do), or the row (any
-    /// row) is deleted pending-first; the aggregate error names this id
-    /// exactly as that went (a raw error for a failed re-read, pending
-    /// write or row delete; `VaultDeleteOrphaned` for a vault failure).
-    fn strict_delete_all(&self, g: usize, errors: &[&Error], st: &KeyState, now: f64) -> Vec<Step> {
+    /// What a deleteAll's aggregate error says of this id: a raw host error
+    /// injected on it, and whether a `VaultDeleteOrphaned` names it (with
+    /// whether its marker persisted).
+    fn delete_all_errors_for_id(&self, errors: &[&Error]) -> (bool, Option<bool>) {
         let mut host_error = false;
         let mut orphaned = None;
         for e in errors {
@@ -686,6 +670,16 @@ impl Model<'_> {
                 _ => {}
             }
         }
+        (host_error, orphaned)
+    }
+
+    /// Strict deleteAll on a listed id, in its turn: the re-read failed
+    /// (nothing done), or found no row (nothing to do), or the row (any
+    /// row) is deleted pending-first; the aggregate error names this id
+    /// exactly as that went (a raw error for a failed re-read, pending
+    /// write or row delete; `VaultDeleteOrphaned` for a vault failure).
+    fn strict_delete_all(&self, g: usize, errors: &[&Error], st: &KeyState, now: f64) -> Vec<Step> {
+        let (host_error, orphaned) = self.delete_all_errors_for_id(errors);
         let after = if self.failed(g, "metadata", "get", &self.id) {
             host_error.then(|| st.clone())
         } else if !self.called(g, "metadata", "put", &self.id) && !self.called(g, "metadata", "delete", &self.id) {
