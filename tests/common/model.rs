@@ -1702,23 +1702,9 @@ impl Checker {
             if rows.iter().any(|(k, _)| k == id) {
                 continue;
             }
-            let last_write = run.effects.iter().rposition(|e| e.is("vault", "setSecret", id) && e.ok());
-            let Some(at) = last_write else { continue };
-            let writer = run.effects[at].op;
-            let mut reported =
-                run.ops[writer].res.error().is_some_and(|e| reports_orphan(e, run.ops[writer].op.scope, id, true));
-            let mut swallowed_by_read = None;
-            for e in &run.effects[at + 1..] {
-                if e.is("vault", "deleteSecret", id) && !e.ok() {
-                    let x = &run.ops[e.op];
-                    if x.res.error().is_some_and(|err| reports_orphan(err, x.op.scope, id, false)) {
-                        reported = true;
-                    }
-                    if matches!(x.op.action, Action::Get | Action::Has) && x.res.is_ok() {
-                        swallowed_by_read = Some(e.op);
-                    }
-                }
-            }
+            let Some(OrphanReport { at, writer, reported, swallowed_by_read }) = orphan_report(run, id) else {
+                continue;
+            };
             if reported {
                 continue;
             }
@@ -1790,23 +1776,9 @@ impl Checker {
                     continue;
                 }
             }
-            let last_write = run.effects.iter().rposition(|e| e.is("vault", "setSecret", vid) && e.ok());
-            let Some(at) = last_write else { continue };
-            let writer = run.effects[at].op;
-            let mut reported =
-                run.ops[writer].res.error().is_some_and(|e| reports_orphan(e, run.ops[writer].op.scope, vid, true));
-            let mut swallowed_by_read = None;
-            for e in &run.effects[at + 1..] {
-                if e.is("vault", "deleteSecret", vid) && !e.ok() {
-                    let x = &run.ops[e.op];
-                    if x.res.error().is_some_and(|err| reports_orphan(err, x.op.scope, vid, false)) {
-                        reported = true;
-                    }
-                    if matches!(x.op.action, Action::Get | Action::Has) && x.res.is_ok() {
-                        swallowed_by_read = Some(e.op);
-                    }
-                }
-            }
+            let Some(OrphanReport { at, writer, reported, swallowed_by_read }) = orphan_report(run, vid) else {
+                continue;
+            };
             if reported {
                 continue;
             }
@@ -2750,4 +2722,36 @@ pub fn polish(stats: &mut Stats) {
         let polished = minimise_in(&r.scenario, r.kind, r.sub, r.class, r.found_in, true, RunOpts::of(r.strict));
         keep_best(&mut stats.repros, polished);
     }
+}
+
+/// Who spoke of bytes at vault id `vid` left without a row.
+struct OrphanReport {
+    /// The effect index of the last successful write of `vid`, and its op.
+    at: usize,
+    writer: usize,
+    /// The last writer's rejection, or a later failed delete's, names it.
+    reported: bool,
+    /// A get/has whose expired-row cleanup failed to delete it, and swallowed that.
+    swallowed_by_read: Option<usize>,
+}
+
+/// `None` when no put ever wrote `vid` (nothing to account for).
+fn orphan_report(run: &Run, vid: &str) -> Option<OrphanReport> {
+    let at = run.effects.iter().rposition(|e| e.is("vault", "setSecret", vid) && e.ok())?;
+    let writer = run.effects[at].op;
+    let mut reported =
+        run.ops[writer].res.error().is_some_and(|e| reports_orphan(e, run.ops[writer].op.scope, vid, true));
+    let mut swallowed_by_read = None;
+    for e in &run.effects[at + 1..] {
+        if e.is("vault", "deleteSecret", vid) && !e.ok() {
+            let x = &run.ops[e.op];
+            if x.res.error().is_some_and(|err| reports_orphan(err, x.op.scope, vid, false)) {
+                reported = true;
+            }
+            if matches!(x.op.action, Action::Get | Action::Has) && x.res.is_ok() {
+                swallowed_by_read = Some(e.op);
+            }
+        }
+    }
+    Some(OrphanReport { at, writer, reported, swallowed_by_read })
 }
