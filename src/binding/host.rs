@@ -273,6 +273,9 @@ impl Values for JsValues {
     fn array(&self, items: Vec<JsValue>) -> JsValue {
         items.into_iter().collect::<Array>().into()
     }
+    fn is_array(&self, v: &JsValue) -> bool {
+        Array::is_array(v)
+    }
     fn array_items(&self, v: &JsValue) -> Option<Vec<JsValue>> {
         Array::is_array(v).then(|| v.unchecked_ref::<Array>().iter().collect())
     }

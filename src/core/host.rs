@@ -56,6 +56,10 @@ pub trait Values {
     fn array(&self, items: Vec<Self::Val>) -> Self::Val;
     /// The elements, or `None` when `v` is not an array.
     fn array_items(&self, v: &Self::Val) -> Option<Vec<Self::Val>>;
+    /// `Array.isArray(v)`, without reading the elements.
+    fn is_array(&self, v: &Self::Val) -> bool {
+        self.array_items(v).is_some()
+    }
 
     // Batched reads. Each has a plain definition in terms of the methods
     // above; a host may do the same reads in fewer boundary crossings.

@@ -452,7 +452,7 @@ where
         let infos = match this.list_metadata().await {
             Some(listed) => {
                 let listed = listed.host()?;
-                if self.v.array_items(&listed).is_none() {
+                if !self.v.is_array(&listed) {
                     return Err(StoreError::NotAnArray { what: "this.listMetadata()" });
                 }
                 listed
@@ -515,7 +515,7 @@ where
         if v.is_nullish(&all) {
             return Ok(None);
         }
-        if v.array_items(&all).is_none() {
+        if !v.is_array(&all) {
             return Err(StoreError::NotAnArray { what });
         }
         let date_ms = |x: &V::Val| self.clock.date_ms(x);
