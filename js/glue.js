@@ -4,18 +4,27 @@
 // spread, `new Date(x)`, and the error classes. No protocol decision here.
 
 // Property names, indexed like Rust's `Field::ALL`, handed over once by Rust
-// so that a field read crosses the boundary as a small integer.
+// so that a field read crosses the boundary as a small integer; and the
+// status word in wasm memory where a guarded helper reports that it threw.
 let names = [];
-export function setFieldNames(list) {
+let memory;
+let statusIndex = 0;
+let statusView = new Int32Array(0);
+let keyTextAt = 0;
+let bytes = new Uint8Array(0);
+export function init(list, wasmMemory, threwAddress, keyTextAddress) {
   names = list;
+  memory = wasmMemory;
+  statusIndex = threwAddress >>> 2;
+  keyTextAt = keyTextAddress;
 }
 
-// A value no host can produce: what a guarded read returns when it threw
-// (the thrown value waits in takeThrown()). Cheaper than a `catch` import,
-// which allocates a closure and an arguments object per call.
-const THREW = Symbol("threw");
-export function threw(v) {
-  return v === THREW;
+// A guarded helper caught `e`: keep it for takeThrown() and raise the status
+// word, which Rust reads as plain memory (no extra crossing per read).
+function raise(e) {
+  thrown = e;
+  if (statusView.length === 0) statusView = new Int32Array(memory.buffer); // after memory.grow
+  statusView[statusIndex] = 1;
 }
 
 // `v?.[name]` — a getter may throw.
@@ -23,19 +32,51 @@ export function field(v, i) {
   try {
     return v?.[names[i]];
   } catch (e) {
-    thrown = e;
-    return THREW;
+    raise(e);
   }
 }
 
-// Defines a property on an object the store itself built (never throws).
-export function define(o, i, value) {
-  o[names[i]] = value;
+// Object layouts (lists of property names), registered once each by Rust.
+const layouts = [];
+export function addLayout(fields) {
+  layouts.push(Array.from(fields, (i) => names[i]));
+  return layouts.length - 1;
 }
 
-// `{ ...v }` — runs v's getters (imported with `catch`).
-export function spread(v) {
-  return { ...v };
+// Sets up to 13 properties of layout `id` on `o`, in the layout's order:
+// a whole row in one crossing (Rust calls it again for any further ones).
+export function fill(o, id, a, b, c, d, e, f, g, h, i, j, k, l, m) {
+  if (o === undefined) return o; // the spread before it threw
+  const n = layouts[id];
+  const len = n.length;
+  if (len > 0) o[n[0]] = a;
+  if (len > 1) o[n[1]] = b;
+  if (len > 2) o[n[2]] = c;
+  if (len > 3) o[n[3]] = d;
+  if (len > 4) o[n[4]] = e;
+  if (len > 5) o[n[5]] = f;
+  if (len > 6) o[n[6]] = g;
+  if (len > 7) o[n[7]] = h;
+  if (len > 8) o[n[8]] = i;
+  if (len > 9) o[n[9]] = j;
+  if (len > 10) o[n[10]] = k;
+  if (len > 11) o[n[11]] = l;
+  if (len > 12) o[n[12]] = m;
+  return o;
+}
+export function object(id, a, b, c, d, e, f, g, h, i, j, k, l, m) {
+  return fill({}, id, a, b, c, d, e, f, g, h, i, j, k, l, m);
+}
+// `{ ...v, ...props }` — runs v's getters.
+export function spreadWith(v, id, a, b, c, d, e, f, g, h, i, j, k, l, m) {
+  let o;
+  try {
+    o = { ...v };
+  } catch (err) {
+    raise(err);
+    return;
+  }
+  return fill(o, id, a, b, c, d, e, f, g, h, i, j, k, l, m);
 }
 
 // Written as the TS store writes it, so a host TypeError reads the same.
@@ -43,18 +84,30 @@ export function expiresAtIso(options) {
   try {
     return options.expiresAt.toISOString();
   } catch (e) {
-    thrown = e;
-    return THREW;
+    raise(e);
   }
 }
 
-// The host's Date, looked up at each call so fake timers apply.
+// `new Date().toISOString()`, with the host's Date looked up at each call so
+// fake timers apply. Formatting costs ~0.45 µs, so the last result is kept:
+// the native toISOString is a pure function of the time value. A Date whose
+// toISOString is not the native one is asked every time, as the TS store does.
+const nativeToIso = Date.prototype.toISOString;
+const nativeTime = Date.prototype.getTime;
+let lastMs = NaN;
+let lastIso;
 export function nowIso() {
   try {
-    return new Date().toISOString();
+    const d = new Date();
+    if (d.toISOString !== nativeToIso) return d.toISOString();
+    const ms = nativeTime.call(d);
+    if (ms !== lastMs) {
+      lastIso = nativeToIso.call(d); // NaN (invalid) never matches: RangeError as in TS
+      lastMs = ms;
+    }
+    return lastIso;
   } catch (e) {
-    thrown = e;
-    return THREW;
+    raise(e);
   }
 }
 export function nowMs() {
@@ -79,60 +132,128 @@ export function aggregateError(errors, message) {
 export function concat(a, b) {
   return a + b;
 }
+// For a string key: writes its text where Rust reads it (length, then
+// ASCII bytes; length 0 for a string that cannot be a key: empty, over 128
+// units or not ASCII; the grammar itself is Rust's) and returns `p + key`.
+// Undefined for a non-string. No TextEncoder, no allocation in wasm.
+export function keyAndId(p, key) {
+  if (typeof key !== "string") return undefined;
+  if (bytes.length === 0) bytes = new Uint8Array(memory.buffer); // after memory.grow
+  const n = key.length;
+  let len = n <= 128 ? n : 0;
+  for (let i = 0; i < len; i++) {
+    const c = key.charCodeAt(i);
+    if (c > 127) {
+      len = 0;
+      break;
+    }
+    bytes[keyTextAt + 1 + i] = c;
+  }
+  bytes[keyTextAt] = len;
+  return p + key;
+}
 export function startsWith(s, p) {
   return typeof s === "string" && s.startsWith(p);
 }
 
 // ---- The executor's side of host calls (src/binding/task.rs) ----
-// Rust hands over one persistent callback, wake(slot, how, value); a host
-// call reports its settlement through it (how: 0 fulfilled, 1 rejected)
-// instead of a fresh closure per await, and a Rust waker asks for a poll (2).
-let wake;
 let thrown;
-export function setWake(f) {
-  wake = f;
-}
-
-// `await target[name](...args)` as JavaScript does it: the method is looked
-// up now and called with `this` = target; its result is awaited like `await`
-// (promise, thenable or plain value). Returns 0 when awaiting, 1 when the
-// method is not a function, 2 when the lookup or the call threw (the thrown
-// value waits in takeThrown()).
-export function callThen(target, i, argc, a, b, slot) {
-  try {
-    const f = target?.[names[i]];
-    if (typeof f !== "function") return 1;
-    const r = argc === 0 ? f.call(target) : argc === 1 ? f.call(target, a) : f.call(target, a, b);
-    Promise.resolve(r).then(
-      (v) => wake(slot, 0, v),
-      (e) => wake(slot, 1, e),
-    );
-    return 0;
-  } catch (e) {
-    thrown = e;
-    return 2;
-  }
-}
-export function queuePoll(slot) {
-  queueMicrotask(() => wake(slot, 2, undefined));
-}
 export function takeThrown() {
   const e = thrown;
   thrown = undefined;
   return e;
 }
 
-// The promise of a store operation still running, settled by Rust.
-const resolvers = [];
-export function opPromise(slot) {
-  return new Promise((resolve, reject) => {
-    resolvers[slot] = [resolve, reject];
-  });
+// What the host's last method call returned, for `drive` to await.
+let awaited;
+
+// `target[name](...args)` as JavaScript does it: the method is looked up now
+// and called with `this` = target; `drive` then awaits the result like
+// `await` (promise, thenable or plain value). Returns 0 when there is a
+// result to await, 1 when the method is not a function, 2 when the lookup
+// or the call threw (the thrown value waits in takeThrown()).
+export function callHost(target, i, argc, a, b) {
+  try {
+    const f = target?.[names[i]];
+    if (typeof f !== "function") return 1;
+    // Set after the call: a method that starts other operations
+    // synchronously has let theirs be taken by then.
+    awaited = argc === 0 ? f.call(target) : argc === 1 ? f.call(target, a) : f.call(target, a, b);
+    return 0;
+  } catch (e) {
+    thrown = e;
+    return 2;
+  }
 }
-export function settleOp(slot, ok, value) {
-  const [resolve, reject] = resolvers[slot];
-  resolvers[slot] = undefined;
-  (ok ? resolve : reject)(value);
+
+// Strict mode's write turns: a task waiting for one is polled again once
+// its waker calls wakeSlot. A wake-up that comes first is kept (a stale one
+// costs one extra poll, which finds the task still waiting).
+const wakeups = [];
+function wakeupOf(slot) {
+  let w = wakeups[slot];
+  if (w === undefined) {
+    let resolve;
+    const promise = new Promise((r) => (resolve = r));
+    w = wakeups[slot] = { promise, resolve };
+  }
+  return w;
+}
+export function wakeSlot(slot) {
+  wakeupOf(slot).resolve();
+}
+
+// The result or error of an operation that finished.
+let result;
+export function setResult(v) {
+  result = v;
+}
+
+// One store operation as one async function, as the TypeScript store's
+// methods are. `code` is what the starting export returned: `slot << 2 |
+// state`, where state 0/1 means the operation finished (the result or the
+// error waits in `result`), 2 that it awaits what the host returned, 3 that
+// it waits for its waker. `resume` (StoreCore.resume) continues the Rust
+// task with what the pause awaited and returns the next code. (No typed
+// array is read here: a memory.grow during `resume` would then deoptimize
+// this frame mid-call, which crashes Node 20's V8.)
+export function makeDriver(resume) {
+  return async function drive(code) {
+    for (;;) {
+      const slot = code >>> 2;
+      switch (code & 3) {
+        case 0: {
+          const v = result;
+          result = undefined;
+          return v;
+        }
+        case 1: {
+          const e = result;
+          result = undefined;
+          throw e;
+        }
+        case 2: {
+          const pending = awaited;
+          awaited = undefined;
+          let how = 0;
+          let v;
+          try {
+            v = await pending;
+          } catch (e) {
+            v = e;
+            how = 1;
+          }
+          code = resume(slot, how, v);
+          break;
+        }
+        default: {
+          await wakeupOf(slot).promise;
+          wakeups[slot] = undefined;
+          code = resume(slot, 2, undefined);
+        }
+      }
+    }
+  };
 }
 
 // Strict mode: a version token for a fresh vault id, unique across

@@ -5,49 +5,54 @@
 // wasm-bindgen registers StoreCore with a FinalizationRegistry, so the GC
 // frees the Rust side together with this object).
 export function defineServerCredentialStore(StoreCore) {
+  // Each method is one async function (the glue's `drive`) running the Rust
+  // operation that the StoreCore call starts. Made with the first store: in
+  // a browser the wasm is instantiated (init) after this module loads.
+  let drive;
   return class ServerCredentialStore {
     #core;
 
     constructor(options) {
       this.#core = new StoreCore(options);
+      drive ??= StoreCore.driver(StoreCore.resume);
     }
 
     // `this` goes along: on an expired row get/has call this.delete(key),
     // and keys calls this.listMetadata(), as the TypeScript store does.
     get(key) {
-      return this.#core.get(key, this);
+      return drive(this.#core.get(key, this));
     }
 
     put(key, value, options) {
-      return this.#core.put(key, value, options);
+      return drive(this.#core.put(key, value, options));
     }
 
     delete(key) {
-      return this.#core.delete(key);
+      return drive(this.#core.delete(key));
     }
 
     has(key) {
-      return this.#core.has(key, this);
+      return drive(this.#core.has(key, this));
     }
 
     keys() {
-      return this.#core.keys(this);
+      return drive(this.#core.keys(this));
     }
 
     deleteAll() {
-      return this.#core.deleteAll();
+      return drive(this.#core.deleteAll());
     }
 
     listMetadata() {
-      return this.#core.listMetadata();
+      return drive(this.#core.listMetadata());
     }
 
     listOrphans(options) {
-      return this.#core.listOrphans(options);
+      return drive(this.#core.listOrphans(options));
     }
 
     reconcile(options) {
-      return this.#core.reconcile(options);
+      return drive(this.#core.reconcile(options));
     }
   };
 }

@@ -2,7 +2,7 @@
 //! call and called with `this` = the object; results are awaited as JS
 //! `await` does; a sync throw or a rejection comes back as the same value.
 
-use js_sys::{Array, Float64Array, Object, Promise};
+use js_sys::{Array, Float64Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -14,17 +14,22 @@ use crate::core::{
 
 pub mod glue {
     use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     #[wasm_bindgen(module = "/js/glue.js")]
     extern "C" {
-        #[wasm_bindgen(js_name = setFieldNames)]
-        pub fn set_field_names(names: &Array);
+        pub fn init(names: &Array, memory: &JsValue, threw_address: u32, key_address: u32);
         #[wasm_bindgen(js_name = field)]
         pub fn field_guarded(v: &JsValue, index: u32) -> JsValue;
-        pub fn threw(v: &JsValue) -> bool;
-        pub fn define(o: &Object, index: u32, value: &JsValue);
-        #[wasm_bindgen(catch)]
-        pub fn spread(v: &JsValue) -> Result<Object, JsValue>;
+        #[wasm_bindgen(js_name = addLayout)]
+        pub fn add_layout(fields: &[u8]) -> u32;
+        #[rustfmt::skip]
+        pub fn fill(o: &JsValue, layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue);
+        #[rustfmt::skip]
+        pub fn object(layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
+        #[rustfmt::skip]
+        #[wasm_bindgen(js_name = spreadWith)]
+        pub fn spread_with_guarded(v: &JsValue, layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = expiresAtIso)]
         pub fn expires_at_iso_guarded(options: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = nowIso)]
@@ -40,6 +45,8 @@ pub mod glue {
         #[wasm_bindgen(js_name = aggregateError)]
         pub fn aggregate_error(errors: &Array, message: &str) -> JsValue;
         pub fn concat(a: &JsValue, b: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = keyAndId)]
+        pub fn key_and_id(prefix: &JsValue, key: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = versionToken)]
         pub fn version_token() -> String;
         #[wasm_bindgen(js_name = metadataSlot)]
@@ -65,23 +72,26 @@ pub mod glue {
         pub fn entry_at(all: &JsValue, index: u32) -> Result<Array, JsValue>;
 
         // The executor's side of host calls (see task.rs).
-        #[wasm_bindgen(js_name = setWake)]
-        pub fn set_wake(wake: &JsValue);
-        #[wasm_bindgen(js_name = callThen)]
-        pub fn call_then(target: &JsValue, method: u32, argc: u32, a: &JsValue, b: &JsValue, slot: u32) -> u32;
-        #[wasm_bindgen(js_name = queuePoll)]
-        pub fn queue_poll(slot: u32);
+        #[wasm_bindgen(js_name = callHost)]
+        pub fn call_host(target: &JsValue, method: u32, argc: u32, a: &JsValue, b: &JsValue) -> u32;
+        #[wasm_bindgen(js_name = wakeSlot)]
+        pub fn wake_slot(slot: u32);
         #[wasm_bindgen(js_name = takeThrown)]
         pub fn take_thrown() -> JsValue;
-        #[wasm_bindgen(js_name = opPromise)]
-        pub fn op_promise(slot: u32) -> Promise;
-        #[wasm_bindgen(js_name = settleOp)]
-        pub fn settle_op(slot: u32, ok: bool, value: &JsValue);
+        #[wasm_bindgen(js_name = setResult)]
+        pub fn set_result(v: &JsValue);
+        #[wasm_bindgen(js_name = makeDriver)]
+        pub fn make_driver(resume: &JsValue) -> JsValue;
     }
+
+    /// Raised by the glue (`raise` in glue.js) when a guarded helper threw;
+    /// read here as plain memory, so a guarded read costs one crossing.
+    pub static THREW: AtomicU32 = AtomicU32::new(0);
 
     /// A guarded glue read: the value, or what it threw.
     pub fn guarded(v: JsValue) -> Result<JsValue, JsValue> {
-        if threw(&v) {
+        if THREW.load(Ordering::Relaxed) != 0 {
+            THREW.store(0, Ordering::Relaxed);
             Err(take_thrown())
         } else {
             Ok(v)
@@ -144,8 +154,8 @@ thread_local! {
     static NAMES_SET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Hands the property-name table to the glue once per module instance.
-pub fn init_field_names() {
+/// Hands the glue its property-name table and the status word, once per module instance.
+pub fn init_glue() {
     if NAMES_SET.with(|s| s.replace(true)) {
         return;
     }
@@ -155,12 +165,73 @@ pub fn init_field_names() {
         .chain(Method::ALL.iter().map(|m| m.name()))
         .map(JsValue::from_str)
         .collect();
-    glue::set_field_names(&names);
+    glue::init(
+        &names,
+        &wasm_bindgen::memory(),
+        glue::THREW.as_ptr() as u32,
+        KEY_TEXT.0.get() as u32,
+    );
 }
+
+/// Where the glue's `keyAndId` leaves a key's text: its length (0 when the
+/// string cannot be a key), then that many ASCII bytes.
+struct KeyText(std::cell::UnsafeCell<[u8; 1 + MAX_KEY_TEXT]>);
+// SAFETY: wasm32 without threads; only read right after the glue wrote it.
+unsafe impl Sync for KeyText {}
+const MAX_KEY_TEXT: usize = 128;
+static KEY_TEXT: KeyText = KeyText(std::cell::UnsafeCell::new([0; 1 + MAX_KEY_TEXT]));
 
 /// `v?.[field]`
 pub fn field(v: &JsValue, f: Field) -> Result<JsValue, JsValue> {
     glue::field(v, f as u32)
+}
+
+/// The most properties one glue call sets (`fill` in glue.js).
+const LAYOUT_MAX: usize = 13;
+
+thread_local! {
+    /// The property lists registered with the glue, by layout id.
+    static LAYOUTS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The glue's layout id for this list of property names. The store builds
+/// a handful of row shapes, so each is registered once and then found by a
+/// short scan.
+fn layout_id(fields: &[u8]) -> u32 {
+    LAYOUTS.with(|l| {
+        let mut l = l.borrow_mut();
+        match l.iter().position(|known| known.as_slice() == fields) {
+            Some(id) => id as u32,
+            None => {
+                let id = glue::add_layout(fields);
+                l.push(fields.to_vec());
+                id
+            }
+        }
+    })
+}
+
+/// Builds an object from `props` in order: `first` makes it from the first
+/// `LAYOUT_MAX` properties (one crossing), the glue's `fill` adds any more.
+fn with_layout<'a>(props: &[(Field, &'a JsValue)], first: impl FnOnce(u32, &[&JsValue; LAYOUT_MAX]) -> JsValue) -> JsValue {
+    let undefined = JsValue::UNDEFINED;
+    let mut chunks = props.chunks(LAYOUT_MAX);
+    let pack = |chunk: &[(Field, &'a JsValue)]| {
+        let mut fields = [0u8; LAYOUT_MAX];
+        let mut values = [&undefined; LAYOUT_MAX];
+        for (k, (f, v)) in chunk.iter().enumerate() {
+            fields[k] = *f as u8;
+            values[k] = *v;
+        }
+        (layout_id(&fields[..chunk.len()]), values)
+    };
+    let (id, v) = pack(chunks.next().unwrap_or(&[]));
+    let o = first(id, &v);
+    for chunk in chunks {
+        let (id, v) = pack(chunk);
+        glue::fill(&o, id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]);
+    }
+    o
 }
 
 /// Exactly the arguments the TS store passes (spies see the same `arguments.length`).
@@ -170,7 +241,7 @@ enum Args<'a> {
     Two(&'a JsValue, &'a JsValue),
 }
 
-/// What `callThen` reports (glue.js).
+/// What `callHost` reports (glue.js).
 const AWAITING: u32 = 0;
 const NOT_A_FUNCTION: u32 = 1;
 
@@ -187,7 +258,7 @@ async fn call_optional(target: &JsValue, method: Method, args: Args<'_>) -> Opti
         Args::One(a) => (1, a, &undefined),
         Args::Two(a, b) => (2, a, b),
     };
-    match glue::call_then(target, method.index(), argc, a, b, slot) {
+    match glue::call_host(target, method.index(), argc, a, b) {
         AWAITING => {
             task::begin_await(slot);
             Some(task::Inbox(slot).await)
@@ -247,6 +318,19 @@ impl Values for JsValues {
     fn concat(&self, a: &JsValue, b: &JsValue) -> JsValue {
         glue::concat(a, b)
     }
+    /// One crossing: the glue copies a key's text into `KEY_TEXT` (no
+    /// allocation or text decoding) and returns `prefix + key`.
+    fn key_and_id(&self, prefix: &JsValue, key: &JsValue) -> Option<(String, JsValue)> {
+        let id = glue::key_and_id(prefix, key);
+        if id.is_undefined() {
+            return None; // not a string
+        }
+        // SAFETY: the glue wrote it just now; nothing else runs in between.
+        let buf = unsafe { &*KEY_TEXT.0.get() };
+        let len = usize::from(buf[0]).min(MAX_KEY_TEXT);
+        let text = std::str::from_utf8(&buf[1..1 + len]).unwrap_or_default();
+        Some((text.to_owned(), id))
+    }
     fn starts_with(&self, s: &JsValue, prefix: &JsValue) -> bool {
         glue::starts_with(s, prefix)
     }
@@ -256,19 +340,13 @@ impl Values for JsValues {
     fn expires_at_iso(&self, options: &JsValue) -> Result<JsValue, JsValue> {
         glue::guarded(glue::expires_at_iso_guarded(options))
     }
-    fn object(&self, props: &[(Field, JsValue)]) -> JsValue {
-        let o = Object::new();
-        for (f, value) in props {
-            glue::define(&o, *f as u32, value);
-        }
-        o.into()
+    fn object(&self, props: &[(Field, &JsValue)]) -> JsValue {
+        with_layout(props, |id, v| glue::object(id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]))
     }
-    fn spread(&self, v: &JsValue, props: &[(Field, JsValue)]) -> Result<JsValue, JsValue> {
-        let o = glue::spread(v)?;
-        for (f, value) in props {
-            glue::define(&o, *f as u32, value);
-        }
-        Ok(o.into())
+    fn spread(&self, row: &JsValue, props: &[(Field, &JsValue)]) -> Result<JsValue, JsValue> {
+        glue::guarded(with_layout(props, |id, v| {
+            glue::spread_with_guarded(row, id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
+        }))
     }
     fn array(&self, items: Vec<JsValue>) -> JsValue {
         items.into_iter().collect::<Array>().into()

@@ -10,7 +10,6 @@ mod task;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use crate::core::{Field, KeyLocks, Store, Values};
@@ -52,14 +51,15 @@ fn shared_locks(metadata: &JsValue) -> Rc<KeyLocks> {
     })
 }
 
-/// Runs one store operation as a JS promise; errors leave as JS errors.
-fn run<T, F>(store: &Rc<JsStore>, op: impl FnOnce(Rc<JsStore>) -> F + 'static) -> Promise
+/// Starts one store operation; the glue's `drive` turns it into the
+/// method's promise. Errors leave as JS errors.
+fn run<T, F>(store: &Rc<JsStore>, op: impl FnOnce(Rc<JsStore>) -> F + 'static) -> u32
 where
     F: std::future::Future<Output = Result<T, crate::core::StoreError<JsValue>>> + 'static,
     T: Into<JsValue>,
 {
     let store = store.clone();
-    task::spawn(async move { op(store).await.map(Into::into).map_err(into_js) })
+    task::start(async move { op(store).await.map(Into::into).map_err(into_js) })
 }
 
 #[wasm_bindgen]
@@ -67,7 +67,7 @@ impl StoreCore {
     /// `options` is the caller's `{ vault, metadata, userId, projectId }`, read once here.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<StoreCore, JsValue> {
-        host::init_field_names();
+        host::init_glue();
         let read = |f: Field| host::field(&options, f);
         let vault = read(Field::Vault)?;
         let metadata = read(Field::Metadata)?;
@@ -81,46 +81,58 @@ impl StoreCore {
         Ok(StoreCore { store: Rc::new(store) })
     }
 
+    /// The `drive` function of this module instance (glue.js): each public
+    /// method is `drive(core.method(...))`. `resume` is `StoreCore.resume`.
+    pub fn driver(resume: JsValue) -> JsValue {
+        host::init_glue();
+        host::glue::make_driver(&resume)
+    }
+
+    /// `drive`'s way back into an operation (see task.rs).
+    pub fn resume(slot: u32, how: u32, value: JsValue) -> u32 {
+        task::resume(slot, how, value)
+    }
+
     /// `this` is the public object, for `this.delete(key)` on an expired row.
-    pub fn get(&self, key: JsValue, this: JsValue) -> Promise {
+    pub fn get(&self, key: JsValue, this: JsValue) -> u32 {
         run(&self.store, |s| async move { s.get_via(&key, &JsFacade(this)).await })
     }
 
-    pub fn has(&self, key: JsValue, this: JsValue) -> Promise {
+    pub fn has(&self, key: JsValue, this: JsValue) -> u32 {
         run(&self.store, |s| async move { s.has_via(&key, &JsFacade(this)).await })
     }
 
-    pub fn put(&self, key: JsValue, value: JsValue, options: JsValue) -> Promise {
+    pub fn put(&self, key: JsValue, value: JsValue, options: JsValue) -> u32 {
         run(&self.store, |s| async move { s.put(&key, &value, &options).await.map(|()| JsValue::UNDEFINED) })
     }
 
-    pub fn delete(&self, key: JsValue) -> Promise {
+    pub fn delete(&self, key: JsValue) -> u32 {
         run(&self.store, |s| async move { s.delete(&key).await })
     }
 
     /// `this` is the public object, for `this.listMetadata()`.
-    pub fn keys(&self, this: JsValue) -> Promise {
+    pub fn keys(&self, this: JsValue) -> u32 {
         run(&self.store, |s| async move { s.keys_via(&JsFacade(this)).await })
     }
 
     #[wasm_bindgen(js_name = listMetadata)]
-    pub fn list_metadata(&self) -> Promise {
+    pub fn list_metadata(&self) -> u32 {
         run(&self.store, |s| async move { s.list_metadata().await })
     }
 
     /// listOrphans(options?): rows an operator must reconcile (never a value).
     #[wasm_bindgen(js_name = listOrphans)]
-    pub fn list_orphans(&self, options: JsValue) -> Promise {
+    pub fn list_orphans(&self, options: JsValue) -> u32 {
         run(&self.store, |s| async move { s.list_orphans_report(&options).await })
     }
 
     /// reconcile(options?): repairs each orphan; a report, not a rejection, per failure.
-    pub fn reconcile(&self, options: JsValue) -> Promise {
+    pub fn reconcile(&self, options: JsValue) -> u32 {
         run(&self.store, |s| async move { s.reconcile(&options).await })
     }
 
     #[wasm_bindgen(js_name = deleteAll)]
-    pub fn delete_all(&self) -> Promise {
+    pub fn delete_all(&self) -> u32 {
         run(&self.store, |s| async move { s.delete_all().await.map(|()| JsValue::UNDEFINED) })
     }
 }

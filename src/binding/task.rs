@@ -2,27 +2,31 @@
 //! `future_to_promise` (≈2.5–3 µs per await: two `Closure`s and a
 //! FinalizationRegistry entry each, plus an extra microtask hop).
 //!
+//! The awaiting is done by JavaScript itself: each public method is one
+//! `async` function, `drive` in glue.js, that awaits what Rust asks it to.
+//!
 //! - An operation is polled eagerly, inside the JS call that starts it, up
 //!   to its first host call — as a JS `async` function runs.
-//! - A host call hands its task's slot index to the glue, which attaches
-//!   `.then` to the result and reports back through one persistent
-//!   callback, `wake(slot, ok, value)`: the value lands in the slot's inbox
-//!   and the task is polled again, right there in the promise reaction.
+//! - A host call leaves the host's result with the glue and the task
+//!   returns `Pending`; the export then returns a code (below) telling
+//!   `drive` to `await` that result, and `drive` hands the
+//!   settlement back through `resume(slot, how, value)`, which polls again.
+//!   So a host call costs one native `await` and two crossings, with no
+//!   promise, closure or callback made by the binding.
 //! - A task is taken out of its slot while it is polled, so a host method
 //!   that synchronously starts another operation (reentrancy) only ever
 //!   touches other slots.
 //!
 //! Each task awaits at most one host call at a time (the protocol awaits
 //! sequentially), so one inbox per slot suffices. A task waiting for
-//! something else (strict mode's write turn) is woken through its `Waker`,
-//! which queues a microtask that polls the slot again.
+//! something else (strict mode's write turn) is `WAITING`: `drive` waits
+//! until the task's `Waker` calls the glue's `wakeSlot`, then polls it.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::host::glue;
@@ -35,7 +39,7 @@ struct Slot {
     op: Option<Op>,
     /// The settled result of the host call the task awaits.
     inbox: Option<Result<JsValue, JsValue>>,
-    /// A host call is outstanding: only then may `wake` deliver.
+    /// A host call is outstanding: only then may a settlement be delivered.
     awaiting: bool,
     in_use: bool,
 }
@@ -47,36 +51,39 @@ thread_local! {
     static FREE: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
     /// The slot of the task being polled right now.
     static CURRENT: Cell<u32> = const { Cell::new(NO_TASK) };
-    static WAKE_SET: Cell<bool> = const { Cell::new(false) };
 }
 
-/// How `wake` was called: a host call settled, or a waker asked for a poll.
+/// What an export tells `drive` (glue.js): `slot << 2 | state`, a plain
+/// number. `DONE`/`FAILED`: the result or error waits in the glue
+/// (`setResult`); `AWAITING`: the host's result waits there; `WAITING`:
+/// for the slot's waker.
+const DONE: u32 = 0;
+const FAILED: u32 = 1;
+const AWAITING: u32 = 2;
+const WAITING: u32 = 3;
+
+/// How `resume` is called: a host call settled, or the task's waker fired.
 const FULFILLED: u32 = 0;
 const REJECTED: u32 = 1;
 const POLL: u32 = 2;
 
-/// A waker naming its slot; waking queues a microtask that polls the slot.
+fn report(state: u32, slot: u32) -> u32 {
+    slot << 2 | state
+}
+
+/// A waker naming its slot; waking lets the slot's `drive` poll again.
 /// The "pointer" is the slot index, never dereferenced.
 fn slot_waker(slot: u32) -> Waker {
     fn raw(slot: *const ()) -> RawWaker {
         RawWaker::new(slot, &VTABLE)
     }
     fn wake_slot(slot: *const ()) {
-        glue::queue_poll(slot as usize as u32);
+        glue::wake_slot(slot as usize as u32);
     }
     const VTABLE: RawWakerVTable = RawWakerVTable::new(raw, wake_slot, wake_slot, |_| {});
     // SAFETY: no vtable function dereferences the data; it is only an index,
-    // and a stale index only causes a harmless extra poll (see `wake`).
+    // and a stale index only causes a harmless extra poll (see `resume`).
     unsafe { Waker::from_raw(raw(slot as usize as *const ())) }
-}
-
-/// Hands the glue its one persistent callback, once per module instance.
-fn ensure_wake_callback() {
-    if WAKE_SET.with(|w| w.replace(true)) {
-        return;
-    }
-    let wake = Closure::<dyn FnMut(u32, u32, JsValue)>::new(wake);
-    glue::set_wake(&wake.into_js_value());
 }
 
 fn alloc() -> u32 {
@@ -96,8 +103,8 @@ fn release(i: u32) {
     FREE.with(|f| f.borrow_mut().push(i));
 }
 
-/// Polls the task of slot `i` once; returns its output when it finished.
-fn poll(i: u32, mut op: Op) -> Option<Result<JsValue, JsValue>> {
+/// Polls the task of slot `i` once and reports what `drive` must do next.
+fn poll(i: u32, mut op: Op) -> u32 {
     let previous = CURRENT.with(|c| c.replace(i));
     let waker = slot_waker(i);
     let result = op.as_mut().poll(&mut Context::from_waker(&waker));
@@ -105,52 +112,54 @@ fn poll(i: u32, mut op: Op) -> Option<Result<JsValue, JsValue>> {
     match result {
         Poll::Ready(out) => {
             release(i);
-            Some(out)
+            let (state, v) = match out {
+                Ok(v) => (DONE, v),
+                Err(e) => (FAILED, e),
+            };
+            glue::set_result(&v);
+            report(state, i)
         }
         Poll::Pending => {
-            SLOTS.with(|s| s.borrow_mut()[i as usize].op = Some(op));
-            None
+            let awaiting = SLOTS.with(|s| {
+                let mut slots = s.borrow_mut();
+                let slot = &mut slots[i as usize];
+                slot.op = Some(op);
+                slot.awaiting
+            });
+            report(if awaiting { AWAITING } else { WAITING }, i)
         }
     }
 }
 
-/// Starts an operation now and returns the promise of its result.
-pub fn spawn(op: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    ensure_wake_callback();
-    let i = alloc();
-    match poll(i, Box::pin(op)) {
-        Some(Ok(v)) => Promise::resolve(&v),
-        Some(Err(e)) => Promise::reject(&e),
-        None => glue::op_promise(i),
-    }
+/// Starts an operation now; `drive` takes it from there.
+pub fn start(op: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> u32 {
+    poll(alloc(), Box::pin(op))
 }
 
-/// The host call of slot `i` settled (deliver it and continue the task), or
-/// its waker fired (poll it, unless it awaits a host call: then that
-/// call's settlement will). A stale wake finds the slot free or busy and
-/// does nothing, or polls a task that is simply still pending.
-fn wake(i: u32, how: u32, value: JsValue) {
+/// `drive`'s way back in: the host call of slot `i` settled (deliver it and
+/// continue the task), or its waker fired (poll it). Only the `drive` of
+/// the slot's own operation calls this; anything else is refused as an
+/// error rather than trusted.
+pub fn resume(i: u32, how: u32, value: JsValue) -> u32 {
     let op = SLOTS.with(|s| {
         let mut slots = s.borrow_mut();
         let slot = slots.get_mut(i as usize).filter(|s| s.in_use)?;
         match how {
-            POLL if slot.awaiting => return None,
-            POLL => {}
             FULFILLED | REJECTED if slot.awaiting => {
                 slot.awaiting = false;
                 slot.inbox = Some(if how == FULFILLED { Ok(value) } else { Err(value) });
             }
+            POLL if !slot.awaiting => {}
             _ => return None,
         }
         slot.op.take()
     });
-    let Some(op) = op else { return };
-    if let Some(out) = poll(i, op) {
-        let (ok, v) = match out {
-            Ok(v) => (true, v),
-            Err(e) => (false, e),
-        };
-        glue::settle_op(i, ok, &v);
+    match op {
+        Some(op) => poll(i, op),
+        None => {
+            glue::set_result(&glue::type_error("ServerCredentialStore: no operation to resume in this slot"));
+            report(FAILED, i)
+        }
     }
 }
 

@@ -49,9 +49,9 @@ pub trait Values {
     /// `options.expiresAt.toISOString()`, as the TS store calls it.
     fn expires_at_iso(&self, options: &Self::Val) -> Result<Self::Val, Self::Err>;
     /// A fresh plain object with these own properties, in this order.
-    fn object(&self, props: &[(Field, Self::Val)]) -> Self::Val;
+    fn object(&self, props: &[(Field, &Self::Val)]) -> Self::Val;
     /// `{ ...v, ...props }`; a getter of `v` may throw.
-    fn spread(&self, v: &Self::Val, props: &[(Field, Self::Val)]) -> Result<Self::Val, Self::Err>;
+    fn spread(&self, v: &Self::Val, props: &[(Field, &Self::Val)]) -> Result<Self::Val, Self::Err>;
     /// A fresh array.
     fn array(&self, items: Vec<Self::Val>) -> Self::Val;
     /// The elements, or `None` when `v` is not an array.
@@ -63,6 +63,15 @@ pub trait Values {
 
     // Batched reads. Each has a plain definition in terms of the methods
     // above; a host may do the same reads in fewer boundary crossings.
+
+    /// For a string `key`: its text and the id `prefix + key`; `None` for
+    /// any other value. A host may hand back any text that fails the key
+    /// grammar (e.g. "") for a string that cannot pass it (over 128 units,
+    /// or not ASCII): the store only uses the text once it has passed.
+    fn key_and_id(&self, prefix: &Self::Val, key: &Self::Val) -> Option<(String, Self::Val)> {
+        let text = self.as_string(key)?;
+        Some((text, self.concat(prefix, key)))
+    }
 
     /// `!row`, then `row.pending === true`, then (if asked) `row.expiresAt
     /// !== undefined`: the reads the TS store makes, in its order.
@@ -123,7 +132,7 @@ pub trait Values {
             for f in INFO {
                 props.push((f, self.get(&row, f)?));
             }
-            infos.push(self.object(&props));
+            infos.push(self.object(&refs(&props)));
         }
         Ok(self.array(infos))
     }
@@ -190,4 +199,9 @@ impl<V: Values> Facade<V> for NoFacade {
     fn list_metadata(&self) -> impl Future<Output = Option<Result<V::Val, V::Err>>> {
         std::future::ready(None)
     }
+}
+
+/// `(field, &value)` pairs of owned ones, for [`Values::object`] and [`Values::spread`].
+pub fn refs<T>(props: &[(Field, T)]) -> Vec<(Field, &T)> {
+    props.iter().map(|(f, v)| (*f, v)).collect()
 }

@@ -4,7 +4,7 @@
 //! in its write turn: vault bytes first, then the row.
 
 use super::error::{HostResult, StoreError};
-use super::host::{Clock, MetadataKv, SecretVault, Values};
+use super::host::{refs, Clock, MetadataKv, SecretVault, Values};
 use super::row::{self, Field, Finding, OrphanReason, RowState};
 use super::store::{Addressed, HostRes, Result, Store};
 
@@ -66,7 +66,7 @@ where
             (Field::UpdatedAt, v.get(&orphan.row, Field::UpdatedAt)?),
         ];
         props.extend_from_slice(extra);
-        Ok(v.object(&props))
+        Ok(v.object(&refs(&props)))
     }
 
     /// reconcile(options?) → `{ dryRun, repaired, failed, skipped }`, each a
@@ -90,12 +90,12 @@ where
                 }
             }
         }
-        Ok(v.object(&[
+        Ok(v.object(&refs(&[
             (Field::DryRun, v.boolean(dry_run)),
             (Field::Repaired, v.array(repaired)),
             (Field::Failed, v.array(failed)),
             (Field::Skipped, v.array(skipped)),
-        ]))
+        ])))
     }
 
     // ---- reconciliation (SPEC §6) --------------------------------------
@@ -189,7 +189,7 @@ where
         for retired in self.retired_ids_of(&a.id_text, row)? {
             self.vault.delete_secret(&retired).await?;
         }
-        let cleared = self.v.spread(row, &[(Field::RetiredVaultIds, self.v.undefined())])?;
+        let cleared = self.v.spread(row, &[(Field::RetiredVaultIds, &self.v.undefined())])?;
         self.kv.put(&a.id, &cleared).await
     }
 }

@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use super::error::{DeleteOp, HostResult, StoreError};
-use super::host::{Clock, Facade, MetadataKv, NoFacade, SecretVault, Values};
+use super::host::{refs, Clock, Facade, MetadataKv, NoFacade, SecretVault, Values};
 use super::key::Scope;
 use super::lock::{KeyGuard, KeyLocks};
 use super::row::{self, BaseRow, EntryFacts, Field, OrphanReason, RowState};
@@ -86,9 +86,9 @@ where
 
     /// `None` for a non-string key or one that fails the grammar.
     fn address(&self, key: &V::Val) -> Option<Addressed<V::Val>> {
-        let key_text = self.v.as_string(key)?;
+        let (key_text, id) = self.v.key_and_id(&self.prefix, key)?;
         let id_text = self.scope.id_of(&key_text)?;
-        Some(Addressed { id: self.v.concat(&self.prefix, key), id_text })
+        Some(Addressed { id, id_text })
     }
 
     /// Strict mode: the turn of one id for a write. Compatible mode: none.
@@ -247,20 +247,21 @@ where
 
     /// `{ userId, projectId, key, label, provider, createdAt, updatedAt, expiresAt, [vaultId], ...extra }`
     fn row(&self, base: &BaseRow<V::Val>, extra: &[(Field, V::Val)]) -> V::Val {
-        let mut props = vec![
-            (Field::UserId, self.user_id.clone()),
-            (Field::ProjectId, self.project_id.clone()),
-            (Field::Key, base.key.clone()),
-            (Field::Label, base.label.clone()),
-            (Field::Provider, base.provider.clone()),
-            (Field::CreatedAt, base.created_at.clone()),
-            (Field::UpdatedAt, base.updated_at.clone()),
-            (Field::ExpiresAt, base.expires_at.clone()),
-        ];
+        let mut props = Vec::with_capacity(9 + extra.len());
+        props.extend_from_slice(&[
+            (Field::UserId, &self.user_id),
+            (Field::ProjectId, &self.project_id),
+            (Field::Key, &base.key),
+            (Field::Label, &base.label),
+            (Field::Provider, &base.provider),
+            (Field::CreatedAt, &base.created_at),
+            (Field::UpdatedAt, &base.updated_at),
+            (Field::ExpiresAt, &base.expires_at),
+        ]);
         if let Some(vault_id) = &base.vault_id {
-            props.push((Field::VaultId, vault_id.clone()));
+            props.push((Field::VaultId, vault_id));
         }
-        props.extend_from_slice(extra);
+        props.extend(extra.iter().map(|(f, v)| (*f, v)));
         self.v.object(&props)
     }
 
@@ -394,7 +395,7 @@ where
         if self.v.row_state(row, false).host()? != RowState::Pending {
             let now = self.clock.now_iso().host()?;
             let deleting =
-                self.v.spread(row, &[(Field::Pending, self.v.boolean(true)), (Field::UpdatedAt, now)]).host()?;
+                self.v.spread(row, &[(Field::Pending, &self.v.boolean(true)), (Field::UpdatedAt, &now)]).host()?;
             self.kv.put(&a.id, &deleting).await.host()?;
         }
         match self.delete_vault_bytes(a, row).await {
@@ -437,7 +438,7 @@ where
 
     fn delete_marker(&self, row: &V::Val) -> HostRes<V::Val, V> {
         let now = self.clock.now_iso()?;
-        self.v.spread(row, &row::marker_props(&self.v, now, OrphanReason::VaultDeleteFailed))
+        self.v.spread(row, &refs(&row::marker_props(&self.v, now, OrphanReason::VaultDeleteFailed)))
     }
 
     // ---- listing -------------------------------------------------------

@@ -200,14 +200,14 @@ impl Values for FakeValues {
             _ => Err(Js::error("TypeError", "options.expiresAt.toISOString is not a function")),
         }
     }
-    fn object(&self, props: &[(Field, Js)]) -> Js {
+    fn object(&self, props: &[(Field, &Js)]) -> Js {
         let o = Js::obj(&[]);
         for (f, v) in props {
-            set(&o, f.name(), v.clone());
+            set(&o, f.name(), (*v).clone());
         }
         o
     }
-    fn spread(&self, v: &Js, props: &[(Field, Js)]) -> Result<Js, Js> {
+    fn spread(&self, v: &Js, props: &[(Field, &Js)]) -> Result<Js, Js> {
         let o = Js::obj(&[]);
         for k in v.keys() {
             set(&o, &k, read(v, &k)?);
@@ -218,7 +218,7 @@ impl Values for FakeValues {
             }
         }
         for (f, val) in props {
-            set(&o, f.name(), val.clone());
+            set(&o, f.name(), (*val).clone());
         }
         Ok(o)
     }

@@ -68,16 +68,30 @@ test("a host call that never settles does not stop other operations (its slot st
 test("free() of the wasm object while an operation is in flight does not break that operation", async () => {
   const require = createRequire(import.meta.url);
   const { StoreCore } = require("../../pkg/node/server_credential_store_wasm.js");
+  const drive = StoreCore.driver(StoreCore.resume);
   const host = createHost();
   const core = new StoreCore({ ...host, ...scope });
-  await core.put("k", "v", undefined);
+  await drive(core.put("k", "v", undefined));
   const held = host.hold("vault", "getSecret");
-  const p = core.get("k", undefined);
+  const p = drive(core.get("k", undefined));
   await held.reached;
   core.free();
   held.release();
   assert.equal(await p, "v", "the operation owns the store it runs on");
   assert.throws(() => core.get("k", undefined), /null pointer|destroyed|moved/i, "the freed object itself is unusable");
+});
+
+test("wasm memory growing in the middle of operations, once the driver is optimized, breaks none of them", async () => {
+  // A listing of many rows makes the module allocate (and grow its memory)
+  // inside a resume; the driver that called it is then deep in the stack.
+  const host = createHost();
+  const s = new ServerCredentialStore({ ...host, ...scope });
+  for (let i = 0; i < 20000; i++) await s.put(`w${i % 50}`, `v${i}`); // warm: the driver is optimized by now
+  for (let i = 0; i < 60000; i++) host.kv.set(`u/p/bulk-${i}`, { userId: "u", projectId: "p", key: `bulk-${i}`, pending: false });
+  const [listed, got] = await Promise.all([s.listMetadata(), s.get("w7")]);
+  assert.equal(listed.length, 60050);
+  assert.equal(got, "v19957");
+  assert.equal(await s.has("bulk-59999"), true);
 });
 
 test("strict-mode waiters are woken in order, also when writers of many keys interleave", async () => {
