@@ -13,7 +13,7 @@ setup_all
 inputs_hash() {
   {
     find src js pkg-template -type f -print0 | sort -z | xargs -0 sha256sum
-    sha256sum Cargo.toml Cargo.lock scripts/build.sh
+    sha256sum Cargo.toml Cargo.lock .cargo/config.toml scripts/build.sh
     rustc --version
     wasm-bindgen --version
   } | sha256sum
@@ -45,7 +45,7 @@ for target in nodejs web; do
   out="build/${target/nodejs/node}"
   rm -rf "$out"
   wasm-pack --log-level error build --release --mode no-install --no-pack \
-    --target "$target" --out-dir "$out"
+    --target "$target" --out-dir "$out" -- --features nostd
   wasm-opt -Oz --strip-debug --strip-producers --strip-target-features "${wasm_features[@]}" "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
 done
 

@@ -7,7 +7,7 @@ use super::host::glue;
 use crate::core::StoreError;
 
 pub fn into_js(e: StoreError<JsValue>) -> JsValue {
-    let message = e.to_string();
+    let message = e.message();
     match e {
         StoreError::Host(raw) => raw,
         StoreError::InvalidScope

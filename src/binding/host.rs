@@ -6,7 +6,13 @@ use js_sys::{Array, Float64Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+
 use super::error::into_js;
+use super::Local;
 use super::task;
 use crate::core::{
     Clock, DateMs, EntryFacts, Facade, Field, MetadataKv, RowState, SecretVault, StoreError, Values, INFO,
@@ -14,7 +20,7 @@ use crate::core::{
 
 pub mod glue {
     use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use core::sync::atomic::{AtomicU32, Ordering};
 
     #[wasm_bindgen(module = "/js/glue.js")]
     extern "C" {
@@ -150,9 +156,8 @@ impl Method {
     }
 }
 
-thread_local! {
-    static NAMES_SET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
+/// Whether the glue has its tables (once per module instance).
+static NAMES_SET: Local<Cell<bool>> = Local::new(Cell::new(false));
 
 /// Hands the glue its property-name table and the status word, once per module instance.
 pub fn init_glue() {
@@ -175,11 +180,11 @@ pub fn init_glue() {
 
 /// Where the glue's `keyAndId` leaves a key's text: its length (0 when the
 /// string cannot be a key), then that many ASCII bytes.
-struct KeyText(std::cell::UnsafeCell<[u8; 1 + MAX_KEY_TEXT]>);
+struct KeyText(core::cell::UnsafeCell<[u8; 1 + MAX_KEY_TEXT]>);
 // SAFETY: wasm32 without threads; only read right after the glue wrote it.
 unsafe impl Sync for KeyText {}
 const MAX_KEY_TEXT: usize = 128;
-static KEY_TEXT: KeyText = KeyText(std::cell::UnsafeCell::new([0; 1 + MAX_KEY_TEXT]));
+static KEY_TEXT: KeyText = KeyText(core::cell::UnsafeCell::new([0; 1 + MAX_KEY_TEXT]));
 
 /// `v?.[field]`
 pub fn field(v: &JsValue, f: Field) -> Result<JsValue, JsValue> {
@@ -189,10 +194,8 @@ pub fn field(v: &JsValue, f: Field) -> Result<JsValue, JsValue> {
 /// The most properties one glue call sets (`fill` in glue.js).
 const LAYOUT_MAX: usize = 13;
 
-thread_local! {
-    /// The property lists registered with the glue, by layout id.
-    static LAYOUTS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
+/// The property lists registered with the glue, by layout id.
+static LAYOUTS: Local<RefCell<Vec<Vec<u8>>>> = Local::new(RefCell::new(Vec::new()));
 
 /// The glue's layout id for this list of property names. The store builds
 /// a handful of row shapes, so each is registered once and then found by a
@@ -328,7 +331,7 @@ impl Values for JsValues {
         // SAFETY: the glue wrote it just now; nothing else runs in between.
         let buf = unsafe { &*KEY_TEXT.0.get() };
         let len = usize::from(buf[0]).min(MAX_KEY_TEXT);
-        let text = std::str::from_utf8(&buf[1..1 + len]).unwrap_or_default();
+        let text = core::str::from_utf8(&buf[1..1 + len]).unwrap_or_default();
         Some((text.to_owned(), id))
     }
     fn starts_with(&self, s: &JsValue, prefix: &JsValue) -> bool {

@@ -7,8 +7,9 @@ mod error;
 mod host;
 mod task;
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use alloc::rc::{Rc, Weak};
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
@@ -27,9 +28,27 @@ pub struct StoreCore {
     store: Rc<JsStore>,
 }
 
-thread_local! {
-    /// Write turns per metadata object (by the glue's slot number), held weakly.
-    static LOCKS: RefCell<Vec<(u32, Weak<KeyLocks>)>> = const { RefCell::new(Vec::new()) };
+/// Write turns per metadata object (by the glue's slot number), held weakly.
+static LOCKS: Local<RefCell<Vec<(u32, Weak<KeyLocks>)>>> = Local::new(RefCell::new(Vec::new()));
+
+/// A `static` of the module's one thread: what `thread_local!` is with std,
+/// which the shipped build does without.
+pub struct Local<T>(T);
+
+#[cfg(target_feature = "atomics")]
+compile_error!("the binding keeps per-instance state in statics: single-threaded wasm only");
+
+// SAFETY: single-threaded wasm only (see the compile_error above).
+unsafe impl<T> Sync for Local<T> {}
+
+impl<T> Local<T> {
+    pub const fn new(value: T) -> Self {
+        Local(value)
+    }
+
+    pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0)
+    }
 }
 
 /// The write turns every store over this metadata object shares.
@@ -55,7 +74,7 @@ fn shared_locks(metadata: &JsValue) -> Rc<KeyLocks> {
 /// method's promise. Errors leave as JS errors.
 fn run<T, F>(store: &Rc<JsStore>, op: impl FnOnce(Rc<JsStore>) -> F + 'static) -> u32
 where
-    F: std::future::Future<Output = Result<T, crate::core::StoreError<JsValue>>> + 'static,
+    F: core::future::Future<Output = Result<T, crate::core::StoreError<JsValue>>> + 'static,
     T: Into<JsValue>,
 {
     let store = store.clone();

@@ -22,14 +22,17 @@
 //! something else (strict mode's write turn) is `WAITING`: `drive` waits
 //! until the task's `Waker` calls the glue's `wakeSlot`, then polls it.
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use wasm_bindgen::prelude::*;
 
 use super::host::glue;
+use super::Local;
 
 type Op = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
@@ -46,12 +49,10 @@ struct Slot {
 
 const NO_TASK: u32 = u32::MAX;
 
-thread_local! {
-    static SLOTS: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
-    static FREE: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
-    /// The slot of the task being polled right now.
-    static CURRENT: Cell<u32> = const { Cell::new(NO_TASK) };
-}
+static SLOTS: Local<RefCell<Vec<Slot>>> = Local::new(RefCell::new(Vec::new()));
+static FREE: Local<RefCell<Vec<u32>>> = Local::new(RefCell::new(Vec::new()));
+/// The slot of the task being polled right now.
+static CURRENT: Local<Cell<u32>> = Local::new(Cell::new(NO_TASK));
 
 /// What an export tells `drive` (glue.js): `slot << 2 | state`, a plain
 /// number. `DONE`/`FAILED`: the result or error waits in the glue

@@ -6,7 +6,9 @@
 //! stays an opaque `Val`/`Err`: the protocol reads only the fields it needs,
 //! with JavaScript's semantics, and never copies a secret into Rust memory.
 
-use std::future::Future;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::Future;
 
 use super::row::{EntryFacts, Field, RowState, INFO};
 
@@ -156,7 +158,7 @@ pub trait MetadataKv<V: Values> {
     /// The optional capability `getByPrefix(prefix)`: the `{ key, value }`
     /// entries whose key starts with `prefix`. `None` when the KV lacks it.
     fn get_by_prefix(&self, _prefix: &V::Val) -> impl Future<Output = Option<Result<V::Val, V::Err>>> {
-        std::future::ready(None)
+        core::future::ready(None)
     }
 }
 
@@ -194,10 +196,10 @@ pub struct NoFacade;
 
 impl<V: Values> Facade<V> for NoFacade {
     fn delete(&self, _key: &V::Val) -> impl Future<Output = Option<Result<V::Val, V::Err>>> {
-        std::future::ready(None)
+        core::future::ready(None)
     }
     fn list_metadata(&self) -> impl Future<Output = Option<Result<V::Val, V::Err>>> {
-        std::future::ready(None)
+        core::future::ready(None)
     }
 }
 

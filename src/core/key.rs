@@ -1,6 +1,8 @@
 //! Key grammar and scope (SPEC §2): the grammar forbids `/`, so a key can
 //! never address another scope's vault id.
 
+use alloc::string::String;
+
 /// `^[A-Za-z0-9._:-]{1,128}$`, ASCII only.
 pub fn is_safe_segment(s: &str) -> bool {
     (1..=128).contains(&s.len())

@@ -7,11 +7,14 @@
 //! woken or merely polled again; a waiter dropped before admission gives
 //! its turn away so the queue never stalls.
 
-use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use alloc::borrow::ToOwned;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
 
 // Plain vectors, not maps: only ids with a writer right now have a queue,
 // and a queue holds its waiters; both stay tiny, and maps would cost the
@@ -127,7 +130,7 @@ impl Future for Acquire {
             return Poll::Pending;
         }
         self.admitted = true;
-        let guard = KeyGuard { locks: self.locks.clone(), id: std::mem::take(&mut self.id), ticket: self.ticket };
+        let guard = KeyGuard { locks: self.locks.clone(), id: core::mem::take(&mut self.id), ticket: self.ticket };
         Poll::Ready(guard)
     }
 }

@@ -3,6 +3,8 @@
 //! them (and pending rows a crashed process left); `reconcile` repairs each
 //! in its write turn: vault bytes first, then the row.
 
+use alloc::vec::Vec;
+
 use super::error::{HostResult, StoreError};
 use super::host::{refs, Clock, MetadataKv, SecretVault, Values};
 use super::row::{self, Field, Finding, OrphanReason, RowState};
@@ -59,7 +61,7 @@ where
     fn orphan_info(&self, orphan: &Orphan<V::Val>, extra: &[(Field, V::Val)]) -> HostRes<V::Val, V> {
         let v = &self.v;
         let a = self.readdress(&orphan.id);
-        let mut props = vec![
+        let mut props = alloc::vec![
             (Field::Key, v.string(self.scope.key_of(&a.id_text).unwrap_or_default())),
             (Field::Reason, v.string(orphan.finding.as_str())),
             (Field::OrphanedAt, v.get(&orphan.row, Field::OrphanedAt)?),

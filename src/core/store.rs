@@ -3,7 +3,10 @@
 //! so calls interleave at every await exactly as the TypeScript store's do;
 //! strict mode (SPEC §6) adds versioned vault ids and per-key write turns.
 
-use std::rc::Rc;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::borrow::ToOwned;
+use alloc::vec::Vec;
 
 use super::error::{DeleteOp, HostResult, StoreError};
 use super::host::{refs, Clock, Facade, MetadataKv, NoFacade, SecretVault, Values};
@@ -11,8 +14,8 @@ use super::key::Scope;
 use super::lock::{KeyGuard, KeyLocks};
 use super::row::{self, BaseRow, EntryFacts, Field, OrphanReason, RowState};
 
-pub(super) type Result<T, V> = std::result::Result<T, StoreError<<V as Values>::Err>>;
-pub(super) type HostRes<T, V> = std::result::Result<T, <V as Values>::Err>;
+pub(super) type Result<T, V> = core::result::Result<T, StoreError<<V as Values>::Err>>;
+pub(super) type HostRes<T, V> = core::result::Result<T, <V as Values>::Err>;
 
 /// A project-scoped credential store over a metadata KV, a vault and a clock.
 pub struct Store<V: Values, K, S, C> {
@@ -328,9 +331,9 @@ where
         // Old versions not yet deleted stay recorded on the new row until they are.
         let record = |ids: &[V::Val]| -> Vec<(Field, V::Val)> {
             if ids.is_empty() {
-                vec![]
+                Vec::new()
             } else {
-                vec![(Field::RetiredVaultIds, self.v.array(ids.to_vec()))]
+                alloc::vec![(Field::RetiredVaultIds, self.v.array(ids.to_vec()))]
             }
         };
         if let Err(c) = self.kv.put(&a.id, &self.row(base, &record(&retired))).await {
