@@ -132,3 +132,87 @@ describe("fake Date (globalThis.Date replaced after import and construction)", (
     });
   });
 });
+
+// The package keeps the last `new Date().toISOString()` result for the same
+// instant (formatting costs more than the rest of a put). These hold it to
+// the TS store's behaviour wherever a caller could tell the difference.
+describe("now as text: the same as calling toISOString at each use", () => {
+  test("puts within one millisecond each get that millisecond's ISO string, and the next millisecond's after it", async () => {
+    const { host, store } = setup();
+    await withFakeDate(T, async () => {
+      await store.put("a", "1");
+      await store.put("b", "2");
+    });
+    await withFakeDate(T + 1, () => store.put("a", "3"));
+    assert.strictEqual(host.kv.get(id("a")).createdAt, T_ISO);
+    assert.strictEqual(host.kv.get(id("b")).updatedAt, T_ISO);
+    assert.strictEqual(host.kv.get(id("a")).updatedAt, iso(T + 1));
+  });
+
+  test("a spy on Date.prototype.toISOString sees one call per put, as with the TS store", async () => {
+    const { store } = setup();
+    const native = RealDate.prototype.toISOString;
+    let calls = 0;
+    await withFakeDate(T, async () => {
+      RealDate.prototype.toISOString = function () {
+        calls += 1;
+        return native.call(this);
+      };
+      try {
+        for (let i = 0; i < 5; i++) await store.put(K, `v${i}`); // one new put, four updates
+      } finally {
+        RealDate.prototype.toISOString = native;
+      }
+    });
+    assert.strictEqual(calls, 5);
+  });
+
+  test("a Date class whose toISOString differs is asked at every use, not served a kept string", async () => {
+    const { host, store } = setup();
+    let n = 0;
+    class CountingDate extends RealDate {
+      constructor(...args) {
+        if (args.length === 0) super(T);
+        else super(...args);
+      }
+      toISOString() {
+        n += 1;
+        return `custom-${n}`;
+      }
+    }
+    globalThis.Date = CountingDate;
+    try {
+      await store.put(K, "v1");
+      await store.put(K, "v2");
+    } finally {
+      globalThis.Date = RealDate;
+    }
+    assert.strictEqual(host.kv.get(ID).createdAt, "custom-1");
+    assert.strictEqual(host.kv.get(ID).updatedAt, "custom-2");
+  });
+
+  test("a fake Date with an invalid instant makes put reject with the host's RangeError before any host call", async () => {
+    const { host, store } = setup();
+    globalThis.Date = class InvalidNow extends RealDate {
+      constructor(...args) {
+        if (args.length === 0) super(NaN);
+        else super(...args);
+      }
+    };
+    let e;
+    try {
+      e = await rejection(store.put(K, "v"));
+    } finally {
+      globalThis.Date = RealDate;
+    }
+    assert.ok(e instanceof RangeError, String(e));
+    let hostMessage;
+    try {
+      new RealDate(NaN).toISOString();
+    } catch (x) {
+      hostMessage = x.message; // "Invalid time value" in V8, "Invalid Date" in JavaScriptCore
+    }
+    assert.strictEqual(e.message, hostMessage);
+    assert.deepStrictEqual(host.trace(), []);
+  });
+});
