@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the wasm for Node/Bun (CommonJS, loads synchronously) and for the
-# browser (ESM, async init), shrinks both with wasm-opt, and assembles pkg/:
-# exactly what `npm publish pkg` would ship. Skipped when no input changed.
+# Builds the wasm once (wasm-bindgen's web output: ESM), shrinks it with
+# wasm-opt, and assembles pkg/: exactly what `npm publish pkg` would ship.
+# Browsers load web/index.js (async init); Node and Bun load node/index.mjs,
+# one module bundling the same glue with a synchronous instantiation of the
+# same .wasm (scripts/bundle-node.mjs). Skipped when no input changed.
 #
 #   bash scripts/build.sh           # FORCE=1 to rebuild anyway
 set -euo pipefail
@@ -13,7 +15,7 @@ setup_all
 inputs_hash() {
   {
     find src js pkg-template -type f -print0 | sort -z | xargs -0 sha256sum
-    sha256sum Cargo.toml Cargo.lock .cargo/config.toml scripts/build.sh
+    sha256sum Cargo.toml Cargo.lock .cargo/config.toml scripts/build.sh scripts/bundle-node.mjs
     rustc --version
     wasm-bindgen --version
   } | sha256sum
@@ -41,16 +43,16 @@ wasm_features=(--enable-mutable-globals --enable-sign-ext --enable-reference-typ
 # Cargo.toml turns wasm-pack's own wasm-opt off; --mode no-install stops
 # wasm-pack from trying to download tools (setup put them on PATH), and
 # log level "error" hides its update check, which cannot reach its server.
-for target in nodejs web; do
-  out="build/${target/nodejs/node}"
-  rm -rf "$out"
-  wasm-pack --log-level error build --release --mode no-install --no-pack \
-    --target "$target" --out-dir "$out" -- --features nostd
-  wasm-opt -Oz --strip-debug --strip-producers --strip-target-features "${wasm_features[@]}" "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
-done
+# The nostd feature: the shipped module has no std (src/lib.rs).
+out=build/web
+rm -rf build/node "$out"
+wasm-pack --log-level error build --release --mode no-install --no-pack \
+  --target web --out-dir "$out" -- --features nostd
+wasm-opt -Oz --strip-debug --strip-producers --strip-target-features "${wasm_features[@]}" "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
 
-# pkg/ layout: index.d.ts (+ .d.cts for require), store.mjs (the class, shared),
-# node/ (wasm-bindgen nodejs output + entries), web/ (web output + entry).
+# pkg/ layout: index.d.ts (+ .d.cts for require), store.mjs (the class, for
+# the browser entry), web/ (wasm-bindgen web output + entry), node/ (the
+# bundled entry + a CommonJS door to it).
 rm -rf pkg
 mkdir -p pkg/node pkg/web
 cp pkg-template/package.json pkg-template/README.md pkg/
@@ -60,16 +62,10 @@ cp js/store.mjs pkg/store.mjs
 # Node extras: the encrypted file vault, the SQLite KV (with getByPrefix) and the operator CLI.
 cp js/cli.mjs js/file-vault.mjs js/file-vault.d.ts js/sqlite-kv.mjs js/sqlite-kv.d.ts pkg/
 chmod +x pkg/cli.mjs
-for dir in node web; do
-  cp -r "build/$dir/$name.js" "build/$dir/${name}_bg.wasm" "build/$dir/snippets" "pkg/$dir/"
-done
-cp js/node.mjs pkg/node/index.mjs
-cp js/node.cjs pkg/node/index.cjs
+cp -r "$out/$name.js" "$out/${name}_bg.wasm" "$out/snippets" pkg/web/
 cp js/web.js pkg/web/index.js
-# pkg is "type": "module", but wasm-bindgen's nodejs glue is CommonJS, and the
-# snippets it requires are ESM (loaded through require(esm)).
-echo '{ "type": "commonjs" }' >pkg/node/package.json
-echo '{ "type": "module" }' >pkg/node/snippets/package.json
+node scripts/bundle-node.mjs pkg/web pkg/node/index.mjs
+cp js/node.cjs pkg/node/index.cjs
 
 # Check the publish list: every entry named in package.json must ship.
 npm pack --dry-run --json ./pkg 2>/dev/null | node -e '
@@ -77,16 +73,13 @@ npm pack --dry-run --json ./pkg 2>/dev/null | node -e '
   const shipped = new Set(files.map((f) => f.path));
   const need = ["package.json", "README.md", "index.d.ts", "index.d.cts", "store.mjs",
     "cli.mjs", "file-vault.mjs", "file-vault.d.ts", "sqlite-kv.mjs", "sqlite-kv.d.ts",
-    "node/index.mjs", "node/index.cjs", "node/package.json", "node/snippets/package.json",
-    "node/server_credential_store_wasm.js", "node/server_credential_store_wasm_bg.wasm",
+    "node/index.mjs", "node/index.cjs",
     "web/index.js", "web/server_credential_store_wasm.js", "web/server_credential_store_wasm_bg.wasm"];
   const missing = need.filter((f) => !shipped.has(f));
   if (missing.length) { console.error("build: npm pack would miss", missing); process.exit(1); }
   console.log(`build: npm pack ships ${files.length} files`);'
 
-for dir in node web; do
-  wasm="pkg/$dir/${name}_bg.wasm"
-  echo "build: $wasm $(stat -c %s "$wasm") bytes, $(gzip -9c "$wasm" | wc -c) gzipped"
-done
+wasm="pkg/web/${name}_bg.wasm"
+echo "build: $wasm $(stat -c %s "$wasm") bytes, $(gzip -9c "$wasm" | wc -c) gzipped"
 echo "$hash" >"$stamp"
 echo "build: done in $((SECONDS - start))s"

@@ -3,7 +3,7 @@
 // strict mode's write turns. These tests hold it to what users rely on.
 import { test } from "./helpers/harness.mjs";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import { ServerCredentialStore } from "./helpers/impl.mjs";
 import { createHost, deferred } from "./helpers/fakes.mjs";
 
@@ -66,8 +66,10 @@ test("a host call that never settles does not stop other operations (its slot st
 });
 
 test("free() of the wasm object while an operation is in flight does not break that operation", async () => {
-  const require = createRequire(import.meta.url);
-  const { StoreCore } = require("../../pkg/node/server_credential_store_wasm.js");
+  // The bare wasm-bindgen class, from a private instance of the web glue.
+  const glue = await import("../../pkg/web/server_credential_store_wasm.js");
+  glue.initSync({ module: readFileSync(new URL("../../pkg/web/server_credential_store_wasm_bg.wasm", import.meta.url)) });
+  const { StoreCore } = glue;
   const drive = StoreCore.driver(StoreCore.resume);
   const host = createHost();
   const core = new StoreCore({ ...host, ...scope });

@@ -1,8 +1,7 @@
 // Finds the WebAssembly.Memory of the package's node build.
 //
-// wasm-bindgen's nodejs glue (pkg/node/server_credential_store_wasm.js)
-// keeps the instance private: `let wasm = wasmInstance.exports;` and exports
-// only StoreCore. So this module, imported BEFORE the package, wraps
+// The node entry (pkg/node/index.mjs, wasm-bindgen's web glue bundled)
+// keeps the instance private and exports only the public class. So this module, imported BEFORE the package, wraps
 // WebAssembly.Instance to record every instance created while the package
 // loads. If the package was loaded earlier in this process (bun runs all test
 // files in one process), it loads a private copy of pkg/node from a temp
@@ -57,6 +56,7 @@ export async function loadWithMemory() {
   // The package instance predates us: load a private copy.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "credstore-mem-"));
   fs.cpSync(path.join(PKG_DIR, "node"), path.join(dir, "node"), { recursive: true });
+  fs.cpSync(path.join(PKG_DIR, "web"), path.join(dir, "web"), { recursive: true }); // node/index.mjs loads ../web/*.wasm
   fs.copyFileSync(path.join(PKG_DIR, "store.mjs"), path.join(dir, "store.mjs"));
   fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
   let copy;
