@@ -135,10 +135,13 @@ export function concat(a, b) {
 // For a string key: writes its text where Rust reads it (length, then
 // ASCII bytes; length 0 for a string that cannot be a key: empty, over 128
 // units or not ASCII; the grammar itself is Rust's) and returns `p + key`.
-// Undefined for a non-string. No TextEncoder, no allocation in wasm.
+// Length 255 for a non-string. No TextEncoder, no allocation in wasm.
 export function keyAndId(p, key) {
-  if (typeof key !== "string") return undefined;
   if (bytes.length === 0) bytes = new Uint8Array(memory.buffer); // after memory.grow
+  if (typeof key !== "string") {
+    bytes[keyTextAt] = 255;
+    return undefined;
+  }
   const n = key.length;
   let len = n <= 128 ? n : 0;
   for (let i = 0; i < len; i++) {
@@ -347,6 +350,13 @@ export function pickRows(all, indices, fields) {
 // list.map(x => x[name])
 export function pluck(list, i) {
   return list.map((x) => x[names[i]]);
+}
+
+// indices.map(i => all[i].key)
+export function entryKeys(all, indices) {
+  const out = new Array(indices.length);
+  for (let j = 0; j < indices.length; j++) out[j] = all[indices[j]]?.key;
+  return out;
 }
 
 // all[i].key, all[i].value

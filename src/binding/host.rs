@@ -6,7 +6,6 @@ use js_sys::{Array, Float64Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
@@ -74,6 +73,8 @@ pub mod glue {
         pub fn pick_rows(all: &JsValue, indices: &[u32], fields: &[u32]) -> Result<JsValue, JsValue>;
         #[wasm_bindgen(catch)]
         pub fn pluck(list: &JsValue, index: u32) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(catch, js_name = entryKeys)]
+        pub fn entry_keys(all: &JsValue, indices: &[u32]) -> Result<Array, JsValue>;
         #[wasm_bindgen(catch, js_name = entryAt)]
         pub fn entry_at(all: &JsValue, index: u32) -> Result<Array, JsValue>;
 
@@ -179,11 +180,13 @@ pub fn init_glue() {
 }
 
 /// Where the glue's `keyAndId` leaves a key's text: its length (0 when the
-/// string cannot be a key), then that many ASCII bytes.
+/// string cannot be a key, `NOT_A_STRING` for another value), then that
+/// many ASCII bytes.
 struct KeyText(core::cell::UnsafeCell<[u8; 1 + MAX_KEY_TEXT]>);
 // SAFETY: wasm32 without threads; only read right after the glue wrote it.
 unsafe impl Sync for KeyText {}
 const MAX_KEY_TEXT: usize = 128;
+const NOT_A_STRING: u8 = 255;
 static KEY_TEXT: KeyText = KeyText(core::cell::UnsafeCell::new([0; 1 + MAX_KEY_TEXT]));
 
 /// `v?.[field]`
@@ -323,16 +326,17 @@ impl Values for JsValues {
     }
     /// One crossing: the glue copies a key's text into `KEY_TEXT` (no
     /// allocation or text decoding) and returns `prefix + key`.
-    fn key_and_id(&self, prefix: &JsValue, key: &JsValue) -> Option<(String, JsValue)> {
+    fn key_and_id(&self, prefix: &JsValue, key: &JsValue, is_key: &dyn Fn(&str) -> bool) -> Option<(bool, JsValue)> {
         let id = glue::key_and_id(prefix, key);
-        if id.is_undefined() {
-            return None; // not a string
-        }
         // SAFETY: the glue wrote it just now; nothing else runs in between.
         let buf = unsafe { &*KEY_TEXT.0.get() };
+        if buf[0] == NOT_A_STRING {
+            return None;
+        }
         let len = usize::from(buf[0]).min(MAX_KEY_TEXT);
+        // A string that cannot be a key arrives as "" (length 0), which fails too.
         let text = core::str::from_utf8(&buf[1..1 + len]).unwrap_or_default();
-        Some((text.to_owned(), id))
+        Some((is_key(text), id))
     }
     fn starts_with(&self, s: &JsValue, prefix: &JsValue) -> bool {
         glue::starts_with(s, prefix)
@@ -405,6 +409,11 @@ impl Values for JsValues {
     fn entry(&self, entries: &JsValue, i: usize) -> Result<(JsValue, JsValue), JsValue> {
         let pair = glue::entry_at(entries, i as u32)?;
         Ok((pair.get(0), pair.get(1)))
+    }
+
+    fn entry_keys(&self, entries: &JsValue, indices: &[usize]) -> Result<Vec<JsValue>, JsValue> {
+        let indices: Vec<u32> = indices.iter().map(|&i| i as u32).collect();
+        Ok(glue::entry_keys(entries, &indices)?.iter().collect())
     }
 
     fn entry_infos(&self, entries: &JsValue, indices: &[usize]) -> Result<JsValue, JsValue> {

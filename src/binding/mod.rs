@@ -20,9 +20,10 @@ use host::{JsClock, JsFacade, JsKv, JsValues, JsVault};
 type JsStore = Store<JsValues, JsKv, JsVault, JsClock>;
 
 /// The protocol engine behind the public `ServerCredentialStore` class
-/// (js/ gives that class its exact shape). Each method returns a promise
-/// and holds no borrow of `self` while it runs: `free()` or GC of the JS
-/// object never invalidates a call in flight.
+/// (js/ gives that class its exact shape). Each method starts an
+/// operation and returns the code the glue's `drive` turns into the
+/// method's promise (see task.rs); it holds no borrow of `self` while it
+/// runs: `free()` or GC of the JS object never invalidates a call in flight.
 #[wasm_bindgen]
 pub struct StoreCore {
     store: Rc<JsStore>,

@@ -66,13 +66,16 @@ pub trait Values {
     // Batched reads. Each has a plain definition in terms of the methods
     // above; a host may do the same reads in fewer boundary crossings.
 
-    /// For a string `key`: its text and the id `prefix + key`; `None` for
-    /// any other value. A host may hand back any text that fails the key
-    /// grammar (e.g. "") for a string that cannot pass it (over 128 units,
-    /// or not ASCII): the store only uses the text once it has passed.
-    fn key_and_id(&self, prefix: &Self::Val, key: &Self::Val) -> Option<(String, Self::Val)> {
+    /// For a string `key`: whether its text passes `is_key` (the key
+    /// grammar), and the id `prefix + key`; `None` for any other value.
+    fn key_and_id(
+        &self,
+        prefix: &Self::Val,
+        key: &Self::Val,
+        is_key: &dyn Fn(&str) -> bool,
+    ) -> Option<(bool, Self::Val)> {
         let text = self.as_string(key)?;
-        Some((text, self.concat(prefix, key)))
+        Some((is_key(&text), self.concat(prefix, key)))
     }
 
     /// `!row`, then `row.pending === true`, then (if asked) `row.expiresAt
@@ -123,6 +126,11 @@ pub trait Values {
     fn entry(&self, entries: &Self::Val, i: usize) -> Result<(Self::Val, Self::Val), Self::Err> {
         let entry = self.array_items(entries).unwrap_or_default().get(i).cloned().unwrap_or_else(|| self.undefined());
         Ok((self.get(&entry, Field::Key)?, self.get(&entry, Field::Value)?))
+    }
+
+    /// `indices.map(i => entries[i].key)`.
+    fn entry_keys(&self, entries: &Self::Val, indices: &[usize]) -> Result<Vec<Self::Val>, Self::Err> {
+        indices.iter().map(|&i| Ok(self.entry(entries, i)?.0)).collect()
     }
 
     /// `indices.map(i => ({ key: row.key, label: row.label, … }))` over `entries[i].value`.

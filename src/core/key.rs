@@ -26,17 +26,6 @@ impl Scope {
         &self.prefix
     }
 
-    /// The vault id (and metadata key) of `key`, or `None` for an invalid key.
-    pub fn id_of(&self, key: &str) -> Option<String> {
-        is_safe_segment(key).then(|| {
-            // Two pushes, not `concat`/`format!`: those pull kilobytes of generic code into the wasm.
-            let mut id = String::with_capacity(self.prefix.len() + key.len());
-            id.push_str(&self.prefix);
-            id.push_str(key);
-            id
-        })
-    }
-
     /// The key of a metadata KV key in this scope, or `None` outside it.
     pub fn key_of<'a>(&self, id: &'a str) -> Option<&'a str> {
         id.strip_prefix(self.prefix.as_str())
@@ -60,10 +49,9 @@ mod tests {
     }
 
     #[test]
-    fn scope_builds_ids_and_strips_only_its_own_prefix() {
+    fn scope_prefix_and_key_of_strip_only_its_own_prefix() {
         let s = Scope::new("u1", "p1").unwrap();
-        assert_eq!(s.id_of("k").as_deref(), Some("u1/p1/k"));
-        assert_eq!(s.id_of("x/y"), None);
+        assert_eq!(s.prefix(), "u1/p1/");
         assert_eq!(s.key_of("u1/p1/k"), Some("k"));
         assert_eq!(s.key_of("u1/p10/k"), None);
         assert!(Scope::new("u/1", "p").is_none());

@@ -62,7 +62,7 @@ where
         let v = &self.v;
         let a = self.readdress(&orphan.id);
         let mut props = alloc::vec![
-            (Field::Key, v.string(self.scope.key_of(&a.id_text).unwrap_or_default())),
+            (Field::Key, v.string(self.scope.key_of(a.text(&self.v)).unwrap_or_default())),
             (Field::Reason, v.string(orphan.finding.as_str())),
             (Field::OrphanedAt, v.get(&orphan.row, Field::OrphanedAt)?),
             (Field::UpdatedAt, v.get(&orphan.row, Field::UpdatedAt)?),
@@ -147,7 +147,7 @@ where
     /// told), so repair means finishing the removal.
     pub async fn repair(&self, orphan: &Orphan<V::Val>, stale_pending_ms: f64) -> Outcome<V::Err> {
         let a = self.readdress(&orphan.id);
-        let _turn = self.locks.lock(&a.id_text).await;
+        let _turn = self.locks.lock(a.text(&self.v)).await;
         let row = match self.kv.get(&a.id).await {
             Ok(row) => row,
             Err(e) => return Outcome::Failed(e),
@@ -176,11 +176,11 @@ where
     async fn delete_orphan_bytes(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(), V> {
         let named = self.v.get(row, Field::VaultId)?;
         let vault_id = match self.v.as_string(&named) {
-            Some(t) if row::is_version_of(&a.id_text, &t) => named,
+            Some(t) if row::is_version_of(a.text(&self.v), &t) => named,
             _ => a.id.clone(),
         };
         self.vault.delete_secret(&vault_id).await?;
-        for retired in self.retired_ids_of(&a.id_text, row)? {
+        for retired in self.retired_ids_of(a.text(&self.v), row)? {
             self.vault.delete_secret(&retired).await?;
         }
         Ok(())
@@ -188,7 +188,7 @@ where
 
     /// Strict rows: delete each retired version, then rewrite the row without the record.
     async fn clear_retired(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(), V> {
-        for retired in self.retired_ids_of(&a.id_text, row)? {
+        for retired in self.retired_ids_of(a.text(&self.v), row)? {
             self.vault.delete_secret(&retired).await?;
         }
         let cleared = self.v.spread(row, &[(Field::RetiredVaultIds, &self.v.undefined())])?;

@@ -4,13 +4,14 @@
 //! strict mode (SPEC §6) adds versioned vault ids and per-key write turns.
 
 use alloc::rc::Rc;
+use core::cell::OnceCell;
 use alloc::string::String;
 use alloc::borrow::ToOwned;
 use alloc::vec::Vec;
 
 use super::error::{DeleteOp, HostResult, StoreError};
 use super::host::{refs, Clock, Facade, MetadataKv, NoFacade, SecretVault, Values};
-use super::key::Scope;
+use super::key::{is_safe_segment, Scope};
 use super::lock::{KeyGuard, KeyLocks};
 use super::row::{self, BaseRow, EntryFacts, Field, OrphanReason, RowState};
 
@@ -34,10 +35,25 @@ pub struct Store<V: Values, K, S, C> {
     pub(super) strict: bool,
 }
 
-/// An id (the metadata KV key and plain vault id), as a host value and as text.
+/// An id (the metadata KV key and plain vault id), as a host value; its
+/// text is read from the host only when needed (write turns, vault id
+/// checks, messages), so the common paths never copy it into wasm.
 pub(super) struct Addressed<T> {
     pub(super) id: T,
-    pub(super) id_text: String,
+    text: OnceCell<String>,
+}
+
+impl<T> Addressed<T> {
+    pub(super) fn new(id: T) -> Self {
+        Addressed { id, text: OnceCell::new() }
+    }
+
+    /// The id as text ("" if the host value is not a string). Out of line:
+    /// it is on no hot path, and inlined at its dozen callers it costs kilobytes.
+    #[inline(never)]
+    pub(super) fn text<V: Values<Val = T>>(&self, v: &V) -> &str {
+        self.text.get_or_init(|| v.as_string(&self.id).unwrap_or_default())
+    }
 }
 
 impl<V, K, S, C> Store<V, K, S, C>
@@ -89,15 +105,14 @@ where
 
     /// `None` for a non-string key or one that fails the grammar.
     fn address(&self, key: &V::Val) -> Option<Addressed<V::Val>> {
-        let (key_text, id) = self.v.key_and_id(&self.prefix, key)?;
-        let id_text = self.scope.id_of(&key_text)?;
-        Some(Addressed { id, id_text })
+        let (is_key, id) = self.v.key_and_id(&self.prefix, key, &is_safe_segment)?;
+        is_key.then(|| Addressed::new(id))
     }
 
     /// Strict mode: the turn of one id for a write. Compatible mode: none.
-    async fn write_turn(&self, id_text: &str) -> Option<KeyGuard> {
+    async fn write_turn(&self, a: &Addressed<V::Val>) -> Option<KeyGuard> {
         if self.strict {
-            Some(self.locks.lock(id_text).await)
+            Some(self.locks.lock(a.text(&self.v)).await)
         } else {
             None
         }
@@ -133,7 +148,7 @@ where
                 return Ok(self.v.undefined());
             }
             let value = self.vault.get_secret(&vault_id).await.host()?;
-            if !self.v.is_undefined(&value) || vault_text == a.id_text {
+            if !self.v.is_undefined(&value) || vault_text == a.text(&self.v) {
                 return Ok(value);
             }
             last_vault_id = Some(vault_text);
@@ -171,7 +186,7 @@ where
     /// `this.delete(key)`, which would delete a fresh row a put committed
     /// after the read: known race R6.)
     async fn delete_expired(&self, a: &Addressed<V::Val>) -> Result<(), V> {
-        let _turn = self.locks.lock(&a.id_text).await;
+        let _turn = self.locks.lock(a.text(&self.v)).await;
         let row = self.kv.get(&a.id).await.host()?;
         let RowState::Committed { expires: true } = self.v.row_state(&row, true).host()? else { return Ok(()) };
         if row::is_expired(&self.v, &self.clock, &row).host()? {
@@ -185,11 +200,11 @@ where
     pub(super) fn vault_id_of(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(V::Val, String), V> {
         if self.strict {
             let named = self.v.get(row, Field::VaultId)?;
-            if let Some(text) = self.v.as_string(&named).filter(|t| row::is_version_of(&a.id_text, t)) {
+            if let Some(text) = self.v.as_string(&named).filter(|t| row::is_version_of(a.text(&self.v), t)) {
                 return Ok((named, text));
             }
         }
-        Ok((a.id.clone(), a.id_text.clone()))
+        Ok((a.id.clone(), a.text(&self.v).to_owned()))
     }
 
     /// Strict rows: old versions whose delete failed (validated like `vaultId`).
@@ -204,12 +219,12 @@ where
     /// put(key, value, options?) (SPEC §4 put). `value` goes to the vault untouched.
     pub async fn put(&self, key: &V::Val, value: &V::Val, options: &V::Val) -> Result<(), V> {
         let a = self.address(key).ok_or(StoreError::InvalidKey)?;
-        let _turn = self.write_turn(&a.id_text).await;
+        let _turn = self.write_turn(&a).await;
         let now = self.clock.now_iso().host()?;
         let existing = self.kv.get(&a.id).await.host()?;
         let mut base = self.base_row(key, &existing, options, now).host()?;
         if self.strict {
-            let mut version = a.id_text.clone();
+            let mut version = a.text(&self.v).to_owned();
             version.push('#');
             version.push_str(&self.clock.version_token());
             base.vault_id = Some(self.v.string(&version));
@@ -280,7 +295,7 @@ where
                 Ok(()) => Err(StoreError::Host(e)),
                 Err(_) => {
                     self.put_base_marker(a, base, OrphanReason::VaultWriteFailed).await;
-                    Err(StoreError::VaultWriteOrphaned { id: a.id_text.clone(), cause: e })
+                    Err(StoreError::VaultWriteOrphaned { id: a.text(&self.v).to_owned(), cause: e })
                 }
             };
         }
@@ -288,7 +303,7 @@ where
         let committed = self.row(base, &[(Field::Pending, self.v.boolean(false))]);
         if let Err(c) = self.kv.put(&a.id, &committed).await {
             self.put_base_marker(a, base, OrphanReason::MetadataCommitFailed).await;
-            return Err(StoreError::CommitOrphaned { id: a.id_text.clone(), cause: c });
+            return Err(StoreError::CommitOrphaned { id: a.text(&self.v).to_owned(), cause: c });
         }
         Ok(())
     }
@@ -319,7 +334,7 @@ where
     ) -> Result<(), V> {
         let new_id = base.vault_id.as_ref().unwrap_or(&a.id);
         let (old_id, old_text) = self.vault_id_of(a, existing).host()?;
-        let mut retired = self.retired_ids_of(&a.id_text, existing).host()?;
+        let mut retired = self.retired_ids_of(a.text(&self.v), existing).host()?;
         // Over a marker or pending row, the old version is an orphan a
         // listing can see: the flip must keep naming it until it is gone.
         let over_orphan = self.v.row_state(existing, false).host()? != RowState::Committed { expires: false };
@@ -368,7 +383,7 @@ where
     /// A pending row is left alone: it protects an in-flight put or an orphan marker.
     pub async fn delete(&self, key: &V::Val) -> Result<bool, V> {
         let Some(a) = self.address(key) else { return Ok(false) };
-        let _turn = self.write_turn(&a.id_text).await;
+        let _turn = self.write_turn(&a).await;
         let row = self.kv.get(&a.id).await.host()?;
         let RowState::Committed { .. } = self.v.row_state(&row, false).host()? else { return Ok(false) };
         self.commit_delete(&a, &row, DeleteOp::Delete).await?;
@@ -419,7 +434,7 @@ where
             Ok(marker) => self.kv.put(&a.id, &marker).await.is_ok(),
             Err(_) => false,
         };
-        let key = self.scope.key_of(&a.id_text).unwrap_or(&a.id_text).to_owned();
+        let key = self.scope.key_of(a.text(&self.v)).unwrap_or(a.text(&self.v)).to_owned();
         StoreError::VaultDeleteOrphaned { op, key, marker_persisted, cause: e }
     }
 
@@ -431,7 +446,7 @@ where
         }
         let (vault_id, _) = self.vault_id_of(a, row)?;
         let mut first_error = self.vault.delete_secret(&vault_id).await.err();
-        for retired in self.retired_ids_of(&a.id_text, row)? {
+        for retired in self.retired_ids_of(a.text(&self.v), row)? {
             if let Err(e) = self.vault.delete_secret(&retired).await {
                 first_error.get_or_insert(e);
             }
@@ -479,7 +494,7 @@ where
     /// one id's failure does not stop the rest, and all are reported together.
     pub async fn delete_all(&self) -> Result<(), V> {
         let mut errors = Vec::new();
-        for (id, _) in self.scoped_entries().await? {
+        for id in self.scoped_ids().await? {
             if let Err(e) = self.delete_scoped_id(&id).await {
                 errors.push(e);
             }
@@ -493,7 +508,7 @@ where
 
     async fn delete_scoped_id(&self, id: &V::Val) -> Result<(), V> {
         let a = self.readdress(id);
-        let _turn = self.write_turn(&a.id_text).await;
+        let _turn = self.write_turn(&a).await;
         let row = self.kv.get(&a.id).await.host()?;
         if !self.v.is_truthy(&row) {
             return Ok(());
@@ -504,7 +519,7 @@ where
     /// An id found in the KV, addressed like a key (its text is needed for
     /// turns and messages only).
     pub(super) fn readdress(&self, id: &V::Val) -> Addressed<V::Val> {
-        Addressed { id: id.clone(), id_text: self.v.as_string(id).unwrap_or_default() }
+        Addressed::new(id.clone())
     }
 
     /// A listing from `getByPrefix(prefix)` when the KV offers it, else
@@ -527,8 +542,15 @@ where
         Ok(Some((all, facts)))
     }
 
-    /// The entries of this scope as `(id, row)`: the KV key has our prefix
-    /// and the row names our userId and projectId (defence in depth).
+    /// The ids of this scope's entries: the KV key has our prefix and the
+    /// row names our userId and projectId (defence in depth).
+    pub(super) async fn scoped_ids(&self) -> Result<Vec<V::Val>, V> {
+        let Some((entries, facts)) = self.listing().await? else { return Ok(Vec::new()) };
+        let scoped: Vec<usize> = facts.iter().enumerate().filter(|(_, f)| f.in_scope()).map(|(i, _)| i).collect();
+        self.v.entry_keys(&entries, &scoped).host()
+    }
+
+    /// The same entries, as `(id, row)`.
     pub(super) async fn scoped_entries(&self) -> Result<Vec<(V::Val, V::Val)>, V> {
         let Some((entries, facts)) = self.listing().await? else { return Ok(Vec::new()) };
         let mut scoped = Vec::new();

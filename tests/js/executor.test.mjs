@@ -1,6 +1,7 @@
 // The package's own executor (src/binding/task.rs): eager first poll, one
-// persistent wake callback, slots reused across operations, wakers for
-// strict mode's write turns. These tests hold it to what users rely on.
+// async driver per operation awaiting what Rust asks, slots reused across
+// operations, wakers for strict mode's write turns. These tests hold it to
+// what users rely on.
 import { test } from "./helpers/harness.mjs";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
