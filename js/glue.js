@@ -3,8 +3,9 @@
 // TypeScript store has: optional property reads that may run getters, object
 // spread, `new Date(x)`, and the error classes. No protocol decision here.
 
-// Property names, indexed like Rust's `Field::ALL`, handed over once by Rust
-// so that a field read crosses the boundary as a small integer; and the
+// Property names, indexed like Rust's `Field::ALL` (then its host methods),
+// handed over once by Rust as one space-separated string so that a field
+// read crosses the boundary as a small integer; and the
 // status word in wasm memory where a guarded helper reports that it threw.
 let names = [];
 let memory;
@@ -13,7 +14,7 @@ let statusView = new Int32Array(0);
 let keyTextAt = 0;
 let bytes = new Uint8Array(0);
 export function init(list, wasmMemory, threwAddress, keyTextAddress) {
-  names = list;
+  names = list.split(" ");
   memory = wasmMemory;
   statusIndex = threwAddress >>> 2;
   keyTextAt = keyTextAddress;
@@ -170,6 +171,30 @@ export function takeThrown() {
 // What the host's last method call returned, for `drive` to await.
 let awaited;
 
+// `target?.[name]`, with one property load site per method name: each site
+// then sees one kind of host object (a KV, a vault, the store itself) and
+// its inline cache stays fast, where one `target?.[name]` for all would not.
+function method(target, name) {
+  switch (name) {
+    case "get":
+      return target?.get;
+    case "put":
+      return target?.put;
+    case "delete":
+      return target?.delete;
+    case "getAll":
+      return target?.getAll;
+    case "setSecret":
+      return target?.setSecret;
+    case "getSecret":
+      return target?.getSecret;
+    case "deleteSecret":
+      return target?.deleteSecret;
+    default:
+      return target?.[name];
+  }
+}
+
 // `target[name](...args)` as JavaScript does it: the method is looked up now
 // and called with `this` = target; `drive` then awaits the result like
 // `await` (promise, thenable or plain value). Returns 0 when there is a
@@ -177,7 +202,7 @@ let awaited;
 // or the call threw (the thrown value waits in takeThrown()).
 export function callHost(target, i, argc, a, b) {
   try {
-    const f = target?.[names[i]];
+    const f = method(target, names[i]);
     if (typeof f !== "function") return 1;
     // Set after the call: a method that starts other operations
     // synchronously has let theirs be taken by then.

@@ -23,7 +23,7 @@ pub mod glue {
 
     #[wasm_bindgen(module = "/js/glue.js")]
     extern "C" {
-        pub fn init(names: &Array, memory: &JsValue, threw_address: u32, key_address: u32);
+        pub fn init(names: &str, memory: &JsValue, threw_address: u32, key_address: u32);
         #[wasm_bindgen(js_name = field)]
         pub fn field_guarded(v: &JsValue, index: u32) -> JsValue;
         #[wasm_bindgen(js_name = addLayout)]
@@ -165,14 +165,14 @@ pub fn init_glue() {
     if NAMES_SET.with(|s| s.replace(true)) {
         return;
     }
-    let names: Array = Field::ALL
-        .iter()
-        .map(|f| f.name())
-        .chain(Method::ALL.iter().map(|m| m.name()))
-        .map(JsValue::from_str)
-        .collect();
+    // One string, split by the glue: one text decoding instead of one per name.
+    let mut names = String::new();
+    for name in Field::ALL.iter().map(|f| f.name()).chain(Method::ALL.iter().map(|m| m.name())) {
+        names.push_str(name);
+        names.push(' ');
+    }
     glue::init(
-        &names,
+        names.trim_end(),
         &wasm_bindgen::memory(),
         glue::THREW.as_ptr() as u32,
         KEY_TEXT.0.get() as u32,
