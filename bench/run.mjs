@@ -801,10 +801,13 @@ function startupSection() {
     { id: "baseline", label: 'node -e ""', args: ["-e", ""] },
     { id: "baselineEsm", label: 'node --input-type=module -e ""', args: ["--input-type=module", "-e", ""] },
     { id: "ours", label: "import package + construct store", args: () => ["--input-type=module", "-e", childCode(oursSpec())] },
+    // The same entry by file URL: what Node's bare-specifier resolution
+    // (node_modules lookup, package.json exports) adds, which any package pays.
+    { id: "oursPath", label: "import pkg/node/index.mjs by path + construct", args: ["--input-type=module", "-e", childCode(pathToFileURL(join(PKG, "node", "index.mjs")).href)] },
     { id: "oracle", label: "import oracle (plain JS) + construct", args: ["--input-type=module", "-e", childCode(ORACLE_SPEC)] },
   ];
   const wall = kinds.map(() => []);
-  const inner = { ours: [], oracle: [] };
+  const inner = { ours: [], oursPath: [], oracle: [] };
   const spawnOnce = (k) => {
     const t0 = performance.now();
     const r = spawnSync(process.execPath, typeof k.args === "function" ? k.args() : k.args, { cwd: ROOT, encoding: "utf8" });
@@ -836,7 +839,7 @@ function startupSection() {
     oursMinusBaselineMs: summary(pairwise(wallOf("ours"), wallOf("baseline"), (a, b) => a - b)),
     oursMinusEsmBaselineMs: summary(pairwise(wallOf("ours"), wallOf("baselineEsm"), (a, b) => a - b)),
     oracleMinusEsmBaselineMs: summary(pairwise(wallOf("oracle"), wallOf("baselineEsm"), (a, b) => a - b)),
-    inner: { ours: innerSummary(inner.ours), oracle: innerSummary(inner.oracle) },
+    inner: { ours: innerSummary(inner.ours), oursPath: innerSummary(inner.oursPath), oracle: innerSummary(inner.oracle) },
     samples: { wall: Object.fromEntries(kinds.map((k, i) => [k.id, wall[i]])), inner },
   };
 }
@@ -956,7 +959,8 @@ function markdown(R) {
   L.push(`| — of which import | ${ms(U.inner.ours.importMs)} | | |`);
   L.push(`| — of which first construction | ${ms(U.inner.ours.constructMs)} | | |`);
   L.push(`| process start → store constructed (performance.now()) | ${ms(U.inner.ours.sinceProcessStartMs)} | | |`);
-  L.push(`| oracle (plain JS) import + construction, for reference | ${ms(U.inner.oracle.totalMs)} | | |`);
+  L.push(`| the same, importing \`pkg/node/index.mjs\` by file path (no package resolution) | ${ms(U.inner.oursPath.totalMs)} | | |`);
+  L.push(`| oracle (plain JS, one file, by file path) import + construction, for reference | ${ms(U.inner.oracle.totalMs)} | | |`);
   L.push("");
   L.push("Whole-process wall time (spawn to exit, measured by the parent, interleaved):", "");
   L.push("| process | median ms | IQR ms |");

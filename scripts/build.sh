@@ -15,7 +15,7 @@ setup_all
 inputs_hash() {
   {
     find src js pkg-template -type f -print0 | sort -z | xargs -0 sha256sum
-    sha256sum Cargo.toml Cargo.lock .cargo/config.toml scripts/build.sh scripts/bundle-node.mjs
+    sha256sum Cargo.toml Cargo.lock .cargo/config.toml scripts/build.sh scripts/bundle-node.mjs scripts/short-imports.mjs
     rustc --version
     wasm-bindgen --version
   } | sha256sum
@@ -49,6 +49,7 @@ rm -rf build/node "$out"
 wasm-pack --log-level error build --release --mode no-install --no-pack \
   --target web --out-dir "$out" -- --features nostd
 wasm-opt -Oz --strip-debug --strip-producers --strip-target-features "${wasm_features[@]}" "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
+node scripts/short-imports.mjs "$out/${name}_bg.wasm" "$out/$name.js"
 
 # pkg/ layout: index.d.ts (+ .d.cts for require), store.mjs (the class, for
 # the browser entry), web/ (wasm-bindgen web output + entry), node/ (the

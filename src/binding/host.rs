@@ -7,6 +7,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use alloc::string::String;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
@@ -253,10 +256,20 @@ const NOT_A_FUNCTION: u32 = 1;
 
 /// `await target[method](...args)`, the one way the store reaches the host:
 /// a sync throw or a rejection comes back as the same value; `None` when
-/// the method is not a function.
-async fn call_optional(target: &JsValue, method: Method, args: Args<'_>) -> Option<Result<JsValue, JsValue>> {
+/// the method is not a function. The call is made when this is created
+/// (the store awaits every host call as soon as it makes it), so the future
+/// borrows nothing; it is one small hand-written future rather than nested
+/// `async fn`s, since every later poll of the operation passes through it.
+enum HostCall {
+    Settled(Option<Result<JsValue, JsValue>>),
+    /// The host's result is being awaited by `drive`; it lands in this slot's inbox.
+    Awaiting(u32),
+    Taken,
+}
+
+fn host_call(target: &JsValue, method: Method, args: Args<'_>) -> HostCall {
     let Some(slot) = task::current() else {
-        return Some(Err(glue::type_error("ServerCredentialStore: host call outside an operation")));
+        return HostCall::Settled(Some(Err(glue::type_error("ServerCredentialStore: host call outside an operation"))));
     };
     let undefined = JsValue::UNDEFINED;
     let (argc, a, b) = match args {
@@ -267,19 +280,69 @@ async fn call_optional(target: &JsValue, method: Method, args: Args<'_>) -> Opti
     match glue::call_host(target, method.index(), argc, a, b) {
         AWAITING => {
             task::begin_await(slot);
-            Some(task::Inbox(slot).await)
+            HostCall::Awaiting(slot)
         }
-        NOT_A_FUNCTION => None,
-        _ => Some(Err(glue::take_thrown())),
+        NOT_A_FUNCTION => HostCall::Settled(None),
+        _ => HostCall::Settled(Some(Err(glue::take_thrown()))),
     }
 }
 
-/// A call of a method the protocol requires: its absence is a TypeError naming it.
-async fn call(target: &JsValue, object: &'static str, method: Method, args: Args<'_>) -> Result<JsValue, JsValue> {
-    call_optional(target, method, args)
-        .await
-        .unwrap_or_else(|| Err(into_js(StoreError::MissingMethod { object, method: method.name() })))
+impl Future for HostCall {
+    type Output = Option<Result<JsValue, JsValue>>;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match this {
+            HostCall::Awaiting(slot) => match task::take_inbox(*slot) {
+                Some(out) => {
+                    *this = HostCall::Taken;
+                    Poll::Ready(Some(out))
+                }
+                None => Poll::Pending,
+            },
+            HostCall::Settled(_) => match core::mem::replace(this, HostCall::Taken) {
+                HostCall::Settled(out) => Poll::Ready(out),
+                _ => Poll::Pending,
+            },
+            // Polled again after it finished: never settles (a misuse, not a trap).
+            HostCall::Taken => Poll::Pending,
+        }
+    }
 }
+
+/// A call of a method the protocol requires: its absence is a TypeError
+/// naming it; `map` shapes the settled value.
+struct Required<T> {
+    call: HostCall,
+    object: &'static str,
+    method: Method,
+    map: fn(JsValue) -> T,
+}
+
+fn call<T>(target: &JsValue, object: &'static str, method: Method, args: Args<'_>, map: fn(JsValue) -> T) -> Required<T> {
+    Required { call: host_call(target, method, args), object, method, map }
+}
+
+impl<T> Future for Required<T> {
+    type Output = Result<T, JsValue>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.call).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(out)) => Poll::Ready(out.map(this.map)),
+            Poll::Ready(None) => {
+                Poll::Ready(Err(into_js(StoreError::MissingMethod { object: this.object, method: this.method.name() })))
+            }
+        }
+    }
+}
+
+fn value(v: JsValue) -> JsValue {
+    v
+}
+
+fn nothing(_: JsValue) {}
 
 /// The JS value model: plain `JsValue`s, read and built with JS semantics.
 pub struct JsValues;
@@ -437,20 +500,20 @@ impl JsKv {
 }
 
 impl MetadataKv<JsValues> for JsKv {
-    async fn get(&self, id: &JsValue) -> Result<JsValue, JsValue> {
-        call(&self.0, "metadata", Method::Get, Args::One(id)).await
+    fn get(&self, id: &JsValue) -> impl Future<Output = Result<JsValue, JsValue>> {
+        call(&self.0, "metadata", Method::Get, Args::One(id), value)
     }
-    async fn put(&self, id: &JsValue, row: &JsValue) -> Result<(), JsValue> {
-        call(&self.0, "metadata", Method::Put, Args::Two(id, row)).await.map(drop)
+    fn put(&self, id: &JsValue, row: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
+        call(&self.0, "metadata", Method::Put, Args::Two(id, row), nothing)
     }
-    async fn delete(&self, id: &JsValue) -> Result<(), JsValue> {
-        call(&self.0, "metadata", Method::Delete, Args::One(id)).await.map(drop)
+    fn delete(&self, id: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
+        call(&self.0, "metadata", Method::Delete, Args::One(id), nothing)
     }
-    async fn get_all(&self) -> Result<JsValue, JsValue> {
-        call(&self.0, "metadata", Method::GetAll, Args::None).await
+    fn get_all(&self) -> impl Future<Output = Result<JsValue, JsValue>> {
+        call(&self.0, "metadata", Method::GetAll, Args::None, value)
     }
-    async fn get_by_prefix(&self, prefix: &JsValue) -> Option<Result<JsValue, JsValue>> {
-        call_optional(&self.0, Method::GetByPrefix, Args::One(prefix)).await
+    fn get_by_prefix(&self, prefix: &JsValue) -> impl Future<Output = Option<Result<JsValue, JsValue>>> {
+        host_call(&self.0, Method::GetByPrefix, Args::One(prefix))
     }
 }
 
@@ -464,14 +527,14 @@ impl JsVault {
 }
 
 impl SecretVault<JsValues> for JsVault {
-    async fn set_secret(&self, id: &JsValue, secret: &JsValue) -> Result<(), JsValue> {
-        call(&self.0, "vault", Method::SetSecret, Args::Two(id, secret)).await.map(drop)
+    fn set_secret(&self, id: &JsValue, secret: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
+        call(&self.0, "vault", Method::SetSecret, Args::Two(id, secret), nothing)
     }
-    async fn get_secret(&self, id: &JsValue) -> Result<JsValue, JsValue> {
-        call(&self.0, "vault", Method::GetSecret, Args::One(id)).await
+    fn get_secret(&self, id: &JsValue) -> impl Future<Output = Result<JsValue, JsValue>> {
+        call(&self.0, "vault", Method::GetSecret, Args::One(id), value)
     }
-    async fn delete_secret(&self, id: &JsValue) -> Result<(), JsValue> {
-        call(&self.0, "vault", Method::DeleteSecret, Args::One(id)).await.map(drop)
+    fn delete_secret(&self, id: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
+        call(&self.0, "vault", Method::DeleteSecret, Args::One(id), nothing)
     }
 }
 
@@ -497,10 +560,10 @@ impl Clock<JsValues> for JsClock {
 pub struct JsFacade(pub JsValue);
 
 impl Facade<JsValues> for JsFacade {
-    async fn delete(&self, key: &JsValue) -> Option<Result<JsValue, JsValue>> {
-        call_optional(&self.0, Method::Delete, Args::One(key)).await
+    fn delete(&self, key: &JsValue) -> impl Future<Output = Option<Result<JsValue, JsValue>>> {
+        host_call(&self.0, Method::Delete, Args::One(key))
     }
-    async fn list_metadata(&self) -> Option<Result<JsValue, JsValue>> {
-        call_optional(&self.0, Method::ListMetadata, Args::None).await
+    fn list_metadata(&self) -> impl Future<Output = Option<Result<JsValue, JsValue>>> {
+        host_call(&self.0, Method::ListMetadata, Args::None)
     }
 }

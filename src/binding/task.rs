@@ -175,16 +175,7 @@ pub fn begin_await(i: u32) {
     SLOTS.with(|s| s.borrow_mut()[i as usize].awaiting = true);
 }
 
-/// Resolves to the settled value of the current task's outstanding host call.
-pub struct Inbox(pub u32);
-
-impl Future for Inbox {
-    type Output = Result<JsValue, JsValue>;
-
-    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
-        match SLOTS.with(|s| s.borrow_mut().get_mut(self.0 as usize).and_then(|s| s.inbox.take())) {
-            Some(out) => Poll::Ready(out),
-            None => Poll::Pending,
-        }
-    }
+/// The settled value of slot `i`'s host call, once `resume` delivered it.
+pub fn take_inbox(i: u32) -> Option<Result<JsValue, JsValue>> {
+    SLOTS.with(|s| s.borrow_mut().get_mut(i as usize).and_then(|s| s.inbox.take()))
 }

@@ -156,7 +156,9 @@ pub trait Values {
 }
 
 /// The caller's metadata KV (`IKvStorage<string, CredentialMetadataRow>`).
-/// Each call is awaited before the next one; none holds a lock.
+/// Each call is awaited before the next one; none holds a lock. The store
+/// awaits every returned future at once, so an implementation may make the
+/// host call when the method is called (the JS binding does).
 pub trait MetadataKv<V: Values> {
     fn get(&self, id: &V::Val) -> impl Future<Output = Result<V::Val, V::Err>>;
     fn put(&self, id: &V::Val, row: &V::Val) -> impl Future<Output = Result<(), V::Err>>;
