@@ -238,18 +238,19 @@ export function setResult(v) {
 }
 
 // One store operation as one async function, as the TypeScript store's
-// methods are. `code` is what the starting export returned: `slot << 2 |
+// methods are. `code` is what the starting export returned: `slot << 3 |
 // state`, where state 0/1 means the operation finished (the result or the
 // error waits in `result`), 2 that it awaits what the host returned, 3 that
-// it waits for its waker. `resume` (StoreCore.resume) continues the Rust
+// it waits for its waker, and 4/5/6 that it finished with undefined, false
+// or true. `resume` (StoreCore.resume) continues the Rust
 // task with what the pause awaited and returns the next code. (No typed
 // array is read here: a memory.grow during `resume` would then deoptimize
 // this frame mid-call, which crashes Node 20's V8.)
 export function makeDriver(resume) {
   return async function drive(code) {
     for (;;) {
-      const slot = code >>> 2;
-      switch (code & 3) {
+      const slot = code >>> 3;
+      switch (code & 7) {
         case 0: {
           const v = result;
           result = undefined;
@@ -274,11 +275,18 @@ export function makeDriver(resume) {
           code = resume(slot, how, v);
           break;
         }
-        default: {
+        case 3: {
           await wakeupOf(slot).promise;
           wakeups[slot] = undefined;
           code = resume(slot, 2, undefined);
+          break;
         }
+        case 4:
+          return undefined;
+        case 5:
+          return false;
+        default:
+          return true;
       }
     }
   };

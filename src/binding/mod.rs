@@ -76,7 +76,7 @@ fn shared_locks(metadata: &JsValue) -> Rc<KeyLocks> {
 fn run<T, F>(store: &Rc<JsStore>, op: impl FnOnce(Rc<JsStore>) -> F + 'static) -> u32
 where
     F: core::future::Future<Output = Result<T, crate::core::StoreError<JsValue>>> + 'static,
-    T: Into<JsValue>,
+    T: Into<task::Outcome>,
 {
     let store = store.clone();
     task::start(async move { op(store).await.map(Into::into).map_err(into_js) })
@@ -123,7 +123,7 @@ impl StoreCore {
     }
 
     pub fn put(&self, key: JsValue, value: JsValue, options: JsValue) -> u32 {
-        run(&self.store, |s| async move { s.put(&key, &value, &options).await.map(|()| JsValue::UNDEFINED) })
+        run(&self.store, |s| async move { s.put(&key, &value, &options).await })
     }
 
     pub fn delete(&self, key: JsValue) -> u32 {
@@ -153,6 +153,6 @@ impl StoreCore {
 
     #[wasm_bindgen(js_name = deleteAll)]
     pub fn delete_all(&self) -> u32 {
-        run(&self.store, |s| async move { s.delete_all().await.map(|()| JsValue::UNDEFINED) })
+        run(&self.store, |s| async move { s.delete_all().await })
     }
 }

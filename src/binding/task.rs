@@ -34,7 +34,33 @@ use wasm_bindgen::prelude::*;
 use super::host::glue;
 use super::Local;
 
-type Op = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+type Op = Pin<Box<dyn Future<Output = Result<Outcome, JsValue>>>>;
+
+/// What an operation resolves to. `undefined`, `true` and `false` travel in
+/// the code `drive` gets (no crossing to hand over a value).
+pub enum Outcome {
+    Value(JsValue),
+    Undefined,
+    Bool(bool),
+}
+
+impl From<JsValue> for Outcome {
+    fn from(v: JsValue) -> Self {
+        Outcome::Value(v)
+    }
+}
+
+impl From<bool> for Outcome {
+    fn from(b: bool) -> Self {
+        Outcome::Bool(b)
+    }
+}
+
+impl From<()> for Outcome {
+    fn from((): ()) -> Self {
+        Outcome::Undefined
+    }
+}
 
 #[derive(Default)]
 struct Slot {
@@ -54,14 +80,18 @@ static FREE: Local<RefCell<Vec<u32>>> = Local::new(RefCell::new(Vec::new()));
 /// The slot of the task being polled right now.
 static CURRENT: Local<Cell<u32>> = Local::new(Cell::new(NO_TASK));
 
-/// What an export tells `drive` (glue.js): `slot << 2 | state`, a plain
+/// What an export tells `drive` (glue.js): `slot << 3 | state`, a plain
 /// number. `DONE`/`FAILED`: the result or error waits in the glue
 /// (`setResult`); `AWAITING`: the host's result waits there; `WAITING`:
-/// for the slot's waker.
+/// for the slot's waker; `DONE_UNDEFINED`/`DONE_FALSE`/`DONE_TRUE`: the
+/// result is that value.
 const DONE: u32 = 0;
 const FAILED: u32 = 1;
 const AWAITING: u32 = 2;
 const WAITING: u32 = 3;
+const DONE_UNDEFINED: u32 = 4;
+const DONE_FALSE: u32 = 5;
+const DONE_TRUE: u32 = 6;
 
 /// How `resume` is called: a host call settled, or the task's waker fired.
 const FULFILLED: u32 = 0;
@@ -69,7 +99,7 @@ const REJECTED: u32 = 1;
 const POLL: u32 = 2;
 
 fn report(state: u32, slot: u32) -> u32 {
-    slot << 2 | state
+    slot << 3 | state
 }
 
 /// A waker naming its slot; waking lets the slot's `drive` poll again.
@@ -113,11 +143,19 @@ fn poll(i: u32, mut op: Op) -> u32 {
     match result {
         Poll::Ready(out) => {
             release(i);
-            let (state, v) = match out {
-                Ok(v) => (DONE, v),
-                Err(e) => (FAILED, e),
+            let state = match out {
+                Ok(Outcome::Undefined) => DONE_UNDEFINED,
+                Ok(Outcome::Bool(false)) => DONE_FALSE,
+                Ok(Outcome::Bool(true)) => DONE_TRUE,
+                Ok(Outcome::Value(v)) => {
+                    glue::set_result(&v);
+                    DONE
+                }
+                Err(e) => {
+                    glue::set_result(&e);
+                    FAILED
+                }
             };
-            glue::set_result(&v);
             report(state, i)
         }
         Poll::Pending => {
@@ -133,7 +171,7 @@ fn poll(i: u32, mut op: Op) -> u32 {
 }
 
 /// Starts an operation now; `drive` takes it from there.
-pub fn start(op: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> u32 {
+pub fn start(op: impl Future<Output = Result<Outcome, JsValue>> + 'static) -> u32 {
     poll(alloc(), Box::pin(op))
 }
 
