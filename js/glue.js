@@ -13,11 +13,14 @@ let statusIndex = 0;
 let statusView = new Int32Array(0);
 let keyTextAt = 0;
 let bytes = new Uint8Array(0);
-export function init(list, wasmMemory, threwAddress, keyTextAddress) {
+let timesIndex = 0;
+let times = new Float64Array(0);
+export function init(list, wasmMemory, threwAddress, keyTextAddress, timesAddress) {
   names = list.split(" ");
   memory = wasmMemory;
   statusIndex = threwAddress >>> 2;
   keyTextAt = keyTextAddress;
+  timesIndex = timesAddress >>> 3;
 }
 
 // A guarded helper caught `e`: keep it for takeThrown() and raise the status
@@ -116,6 +119,21 @@ export function nowMs() {
 }
 export function dateMs(v) {
   return +new Date(v);
+}
+// `+new Date(row.expiresAt)` then `+new Date()`, written where Rust reads
+// them; false when a getter or Date threw (the value waits in takeThrown()).
+export function expiryAndNow(row) {
+  try {
+    const at = +new Date(row.expiresAt);
+    const now = +new Date();
+    if (times.length === 0) times = new Float64Array(memory.buffer); // after memory.grow
+    times[timesIndex] = at;
+    times[timesIndex + 1] = now;
+    return true;
+  } catch (e) {
+    thrown = e;
+    return false;
+  }
 }
 
 export function typeError(message) {

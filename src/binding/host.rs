@@ -26,7 +26,7 @@ pub mod glue {
 
     #[wasm_bindgen(module = "/js/glue.js")]
     extern "C" {
-        pub fn init(names: &str, memory: &JsValue, threw_address: u32, key_address: u32);
+        pub fn init(names: &str, memory: &JsValue, threw_address: u32, key_address: u32, times_address: u32);
         #[wasm_bindgen(js_name = field)]
         pub fn field_guarded(v: &JsValue, index: u32) -> JsValue;
         #[wasm_bindgen(js_name = addLayout)]
@@ -46,6 +46,8 @@ pub mod glue {
         pub fn now_ms() -> Result<f64, JsValue>;
         #[wasm_bindgen(catch, js_name = dateMs)]
         pub fn date_ms(v: &JsValue) -> Result<f64, JsValue>;
+        #[wasm_bindgen(js_name = expiryAndNow)]
+        pub fn expiry_and_now(row: &JsValue) -> bool;
         #[wasm_bindgen(js_name = typeError)]
         pub fn type_error(message: &str) -> JsValue;
         #[wasm_bindgen(js_name = errorWithCause)]
@@ -179,6 +181,7 @@ pub fn init_glue() {
         &wasm_bindgen::memory(),
         glue::THREW.as_ptr() as u32,
         KEY_TEXT.0.get() as u32,
+        TIMES.0.get() as u32,
     );
 }
 
@@ -189,6 +192,12 @@ struct KeyText(core::cell::UnsafeCell<[u8; 1 + MAX_KEY_TEXT]>);
 // SAFETY: wasm32 without threads; only read right after the glue wrote it.
 unsafe impl Sync for KeyText {}
 const MAX_KEY_TEXT: usize = 128;
+
+/// Where the glue's `expiryAndNow` leaves its two times (ms since the epoch).
+struct Times(core::cell::UnsafeCell<[f64; 2]>);
+// SAFETY: as KeyText.
+unsafe impl Sync for Times {}
+static TIMES: Times = Times(core::cell::UnsafeCell::new([0.0; 2]));
 const NOT_A_STRING: u8 = 255;
 static KEY_TEXT: KeyText = KeyText(core::cell::UnsafeCell::new([0; 1 + MAX_KEY_TEXT]));
 
@@ -550,6 +559,15 @@ impl Clock<JsValues> for JsClock {
     }
     fn date_ms(&self, v: &JsValue) -> Result<f64, JsValue> {
         glue::date_ms(v)
+    }
+    /// One crossing; the times come back through `TIMES`.
+    fn expiry_and_now(&self, _: &JsValues, row: &JsValue) -> Result<(f64, f64), JsValue> {
+        if !glue::expiry_and_now(row) {
+            return Err(glue::take_thrown());
+        }
+        // SAFETY: the glue wrote both just now; nothing else runs in between.
+        let [at, now] = unsafe { *TIMES.0.get() };
+        Ok((at, now))
     }
     fn version_token(&self) -> String {
         glue::version_token()

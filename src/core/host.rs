@@ -187,6 +187,12 @@ pub trait Clock<V: Values> {
     fn now_ms(&self) -> Result<f64, V::Err>;
     /// `+new Date(v)`: NaN for an unparseable date.
     fn date_ms(&self, v: &V::Val) -> Result<f64, V::Err>;
+    /// `+new Date(row.expiresAt)`, then `+new Date()`: what an expiry check
+    /// reads, in the TS store's order. A host may do both in one crossing.
+    fn expiry_and_now(&self, v: &V, row: &V::Val) -> Result<(f64, f64), V::Err> {
+        let at = self.date_ms(&v.get(row, Field::ExpiresAt)?)?;
+        Ok((at, self.now_ms()?))
+    }
     /// Strict mode: a version token for a fresh vault id, unique across
     /// processes (time and randomness); `[A-Za-z0-9-]`, at most 64 chars.
     fn version_token(&self) -> String;

@@ -238,8 +238,8 @@ impl EntryFacts {
 /// `new Date(row.expiresAt) <= new Date()` for a row whose `expiresAt` is
 /// not undefined. An unparseable date is NaN, and NaN <= now is false.
 pub fn is_expired<V: Values, C: Clock<V>>(v: &V, clock: &C, row: &V::Val) -> Result<bool, V::Err> {
-    let at = clock.date_ms(&v.get(row, Field::ExpiresAt)?)?;
-    Ok(at <= clock.now_ms()?)
+    let (at, now) = clock.expiry_and_now(v, row)?;
+    Ok(at <= now)
 }
 
 /// The orphan-marker properties spread over a row: `pending: true, orphanedAt, orphanReason`.
