@@ -262,8 +262,9 @@ export function setResult(v) {
 // it waits for its waker, and 4/5/6 that it finished with undefined, false
 // or true. `resume` (StoreCore.resume) continues the Rust
 // task with what the pause awaited and returns the next code. (No typed
-// array is read here: a memory.grow during `resume` would then deoptimize
-// this frame mid-call, which crashes Node 20's V8.)
+// array is read here: an earlier driver that read its state from wasm
+// memory was deoptimized mid-call when memory grew during `resume`, and
+// Node 20's V8 aborted: "unreachable code" in the deoptimizer.)
 export function makeDriver(resume) {
   return async function drive(code) {
     for (;;) {
