@@ -23,11 +23,17 @@ export function init(list, wasmMemory, threwAddress, keyTextAddress, timesAddres
   timesIndex = timesAddress >>> 3;
 }
 
+// `view`, or a new one of the same type if memory.grow detached it (a
+// detached view has length 0).
+function live(view) {
+  return view.length === 0 ? new view.constructor(memory.buffer) : view;
+}
+
 // A guarded helper caught `e`: keep it for takeThrown() and raise the status
 // word, which Rust reads as plain memory (no extra crossing per read).
 function raise(e) {
   thrown = e;
-  if (statusView.length === 0) statusView = new Int32Array(memory.buffer); // after memory.grow
+  statusView = live(statusView);
   statusView[statusIndex] = 1;
 }
 
@@ -126,7 +132,7 @@ export function expiryAndNow(row) {
   try {
     const at = +new Date(row.expiresAt);
     const now = +new Date();
-    if (times.length === 0) times = new Float64Array(memory.buffer); // after memory.grow
+    times = live(times);
     times[timesIndex] = at;
     times[timesIndex + 1] = now;
     return true;
@@ -156,7 +162,7 @@ export function concat(a, b) {
 // units or not ASCII; the grammar itself is Rust's) and returns `p + key`.
 // Length 255 for a non-string. No TextEncoder, no allocation in wasm.
 export function keyAndId(p, key) {
-  if (bytes.length === 0) bytes = new Uint8Array(memory.buffer); // after memory.grow
+  bytes = live(bytes);
   if (typeof key !== "string") {
     bytes[keyTextAt] = 255;
     return undefined;

@@ -7,15 +7,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use alloc::vec::Vec;
-use core::cell::{Cell, RefCell};
 
 use super::error::into_js;
-use super::Local;
 use super::task;
+use super::Local;
 use crate::core::{
     Clock, DateMs, EntryFacts, Facade, Field, MetadataKv, RowState, SecretVault, StoreError, Values, INFO,
 };
@@ -192,14 +192,14 @@ struct KeyText(core::cell::UnsafeCell<[u8; 1 + MAX_KEY_TEXT]>);
 // SAFETY: wasm32 without threads; only read right after the glue wrote it.
 unsafe impl Sync for KeyText {}
 const MAX_KEY_TEXT: usize = 128;
+const NOT_A_STRING: u8 = 255;
+static KEY_TEXT: KeyText = KeyText(core::cell::UnsafeCell::new([0; 1 + MAX_KEY_TEXT]));
 
 /// Where the glue's `expiryAndNow` leaves its two times (ms since the epoch).
 struct Times(core::cell::UnsafeCell<[f64; 2]>);
 // SAFETY: as KeyText.
 unsafe impl Sync for Times {}
 static TIMES: Times = Times(core::cell::UnsafeCell::new([0.0; 2]));
-const NOT_A_STRING: u8 = 255;
-static KEY_TEXT: KeyText = KeyText(core::cell::UnsafeCell::new([0; 1 + MAX_KEY_TEXT]));
 
 /// `v?.[field]`
 pub fn field(v: &JsValue, f: Field) -> Result<JsValue, JsValue> {

@@ -3,11 +3,11 @@
 //! so calls interleave at every await exactly as the TypeScript store's do;
 //! strict mode (SPEC §6) adds versioned vault ids and per-key write turns.
 
-use alloc::rc::Rc;
-use core::cell::OnceCell;
-use alloc::string::String;
 use alloc::borrow::ToOwned;
+use alloc::rc::Rc;
+use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::OnceCell;
 
 use super::error::{DeleteOp, HostResult, StoreError};
 use super::host::{refs, Clock, Facade, MetadataKv, NoFacade, SecretVault, Values};
@@ -49,7 +49,7 @@ impl<T> Addressed<T> {
     }
 
     /// The id as text ("" if the host value is not a string). Out of line:
-    /// it is on no hot path, and inlined at its dozen callers it costs kilobytes.
+    /// it is on no hot path (inlined at its dozen callers: +0.2 KB of wasm).
     #[inline(never)]
     pub(super) fn text<V: Values<Val = T>>(&self, v: &V) -> &str {
         self.text.get_or_init(|| v.as_string(&self.id).unwrap_or_default())
