@@ -280,6 +280,20 @@ fn host_call(target: &JsValue, method: Method, args: Args<'_>) -> HostCall {
     let Some(slot) = task::current() else {
         return HostCall::Settled(Some(Err(glue::type_error("ServerCredentialStore: host call outside an operation"))));
     };
+    match start_call(target, method, args) {
+        Ok(()) => {
+            task::begin_await(slot);
+            HostCall::Awaiting(slot)
+        }
+        Err(None) => HostCall::Settled(None),
+        Err(Some(e)) => HostCall::Settled(Some(Err(e))),
+    }
+}
+
+/// Calls `target[method](...args)` now. `Ok`: its result waits in the glue
+/// for `drive` to await; `Err(None)`: the method is not a function;
+/// `Err(Some(e))`: the lookup or the call threw `e`.
+fn start_call(target: &JsValue, method: Method, args: Args<'_>) -> Result<(), Option<JsValue>> {
     let undefined = JsValue::UNDEFINED;
     let (argc, a, b) = match args {
         Args::None => (0, &undefined, &undefined),
@@ -287,13 +301,18 @@ fn host_call(target: &JsValue, method: Method, args: Args<'_>) -> HostCall {
         Args::Two(a, b) => (2, a, b),
     };
     match glue::call_host(target, method.index(), argc, a, b) {
-        AWAITING => {
-            task::begin_await(slot);
-            HostCall::Awaiting(slot)
-        }
-        NOT_A_FUNCTION => HostCall::Settled(None),
-        _ => HostCall::Settled(Some(Err(glue::take_thrown()))),
+        AWAITING => Ok(()),
+        NOT_A_FUNCTION => Err(None),
+        _ => Err(Some(glue::take_thrown())),
     }
+}
+
+/// `start_call` of a method the protocol requires, for a read run without
+/// futures (read.rs): the error is what `Required` would settle with.
+fn start_required(target: &JsValue, object: &'static str, method: Method, arg: &JsValue) -> Result<(), JsValue> {
+    start_call(target, method, Args::One(arg)).map_err(|thrown| {
+        thrown.unwrap_or_else(|| into_js(StoreError::MissingMethod { object, method: method.name() }))
+    })
 }
 
 impl Future for HostCall {
@@ -398,17 +417,16 @@ impl Values for JsValues {
     }
     /// One crossing: the glue copies a key's text into `KEY_TEXT` (no
     /// allocation or text decoding) and returns `prefix + key`.
-    fn key_and_id(&self, prefix: &JsValue, key: &JsValue, is_key: &dyn Fn(&str) -> bool) -> Option<(bool, JsValue)> {
+    fn key_and_id(&self, prefix: &JsValue, key: &JsValue, is_key: &dyn Fn(&[u8]) -> bool) -> Option<(bool, JsValue)> {
         let id = glue::key_and_id(prefix, key);
         // SAFETY: the glue wrote it just now; nothing else runs in between.
         let buf = unsafe { &*KEY_TEXT.0.get() };
         if buf[0] == NOT_A_STRING {
             return None;
         }
-        let len = usize::from(buf[0]).min(MAX_KEY_TEXT);
         // A string that cannot be a key arrives as "" (length 0), which fails too.
-        let text = core::str::from_utf8(&buf[1..1 + len]).unwrap_or_default();
-        Some((is_key(text), id))
+        let len = usize::from(buf[0]).min(MAX_KEY_TEXT);
+        Some((is_key(&buf[1..1 + len]), id))
     }
     fn starts_with(&self, s: &JsValue, prefix: &JsValue) -> bool {
         glue::starts_with(s, prefix)
@@ -508,6 +526,13 @@ impl JsKv {
     }
 }
 
+impl JsKv {
+    /// `metadata.get(id)` made now; its result waits for `drive` (read.rs).
+    pub fn start_get(&self, id: &JsValue) -> Result<(), JsValue> {
+        start_required(&self.0, "metadata", Method::Get, id)
+    }
+}
+
 impl MetadataKv<JsValues> for JsKv {
     fn get(&self, id: &JsValue) -> impl Future<Output = Result<JsValue, JsValue>> {
         call(&self.0, "metadata", Method::Get, Args::One(id), value)
@@ -532,6 +557,13 @@ pub struct JsVault(JsValue);
 impl JsVault {
     pub fn new(obj: JsValue) -> Self {
         JsVault(obj)
+    }
+}
+
+impl JsVault {
+    /// `vault.getSecret(id)` made now; its result waits for `drive` (read.rs).
+    pub fn start_get_secret(&self, id: &JsValue) -> Result<(), JsValue> {
+        start_required(&self.0, "vault", Method::GetSecret, id)
     }
 }
 

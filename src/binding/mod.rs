@@ -5,6 +5,7 @@
 
 mod error;
 mod host;
+mod read;
 mod task;
 
 use alloc::rc::{Rc, Weak};
@@ -13,7 +14,7 @@ use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
-use crate::core::{Field, KeyLocks, Store, Values};
+use crate::core::{Field, KeyLocks, Read, Store, Values};
 use error::into_js;
 use host::{JsClock, JsFacade, JsKv, JsValues, JsVault};
 
@@ -114,12 +115,16 @@ impl StoreCore {
     }
 
     /// `this` is the public object, for `this.delete(key)` on an expired row.
+    /// A strict get runs as a task; other reads run without futures (read.rs).
     pub fn get(&self, key: JsValue, this: JsValue) -> u32 {
-        run(&self.store, |s| async move { s.get_via(&key, &JsFacade(this)).await })
+        if self.store.is_strict() {
+            return run(&self.store, |s| async move { s.get_via(&key, &JsFacade(this)).await });
+        }
+        read::start(&self.store, Read::Get, key, this)
     }
 
     pub fn has(&self, key: JsValue, this: JsValue) -> u32 {
-        run(&self.store, |s| async move { s.has_via(&key, &JsFacade(this)).await })
+        read::start(&self.store, Read::Has, key, this)
     }
 
     pub fn put(&self, key: JsValue, value: JsValue, options: JsValue) -> u32 {

@@ -32,6 +32,7 @@ use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use wasm_bindgen::prelude::*;
 
 use super::host::glue;
+use super::read::{self, ReadOp};
 use super::Local;
 
 type Op = Pin<Box<dyn Future<Output = Result<Outcome, JsValue>>>>;
@@ -62,10 +63,17 @@ impl From<()> for Outcome {
     }
 }
 
+/// What a slot holds between crossings: a task (a future), or a get/has
+/// run without futures (read.rs).
+enum Work {
+    Task(Op),
+    Read(ReadOp),
+}
+
 #[derive(Default)]
 struct Slot {
-    /// `None` while the task is being polled, or when the slot is free.
-    op: Option<Op>,
+    /// `None` while its work runs, or when the slot is free.
+    work: Option<Work>,
     /// The settled result of the host call the task awaits.
     inbox: Option<Result<JsValue, JsValue>>,
     /// A host call is outstanding: only then may a settlement be delivered.
@@ -129,7 +137,7 @@ fn alloc() -> u32 {
     })
 }
 
-fn release(i: u32) {
+pub fn release(i: u32) {
     SLOTS.with(|s| s.borrow_mut()[i as usize] = Slot::default());
     FREE.with(|f| f.borrow_mut().push(i));
 }
@@ -141,33 +149,51 @@ fn poll(i: u32, mut op: Op) -> u32 {
     let result = op.as_mut().poll(&mut Context::from_waker(&waker));
     CURRENT.with(|c| c.set(previous));
     match result {
-        Poll::Ready(out) => {
-            release(i);
-            let state = match out {
-                Ok(Outcome::Undefined) => DONE_UNDEFINED,
-                Ok(Outcome::Bool(false)) => DONE_FALSE,
-                Ok(Outcome::Bool(true)) => DONE_TRUE,
-                Ok(Outcome::Value(v)) => {
-                    glue::set_result(&v);
-                    DONE
-                }
-                Err(e) => {
-                    glue::set_result(&e);
-                    FAILED
-                }
-            };
-            report(state, i)
-        }
+        Poll::Ready(out) => finish(Some(i), out),
         Poll::Pending => {
             let awaiting = SLOTS.with(|s| {
                 let mut slots = s.borrow_mut();
                 let slot = &mut slots[i as usize];
-                slot.op = Some(op);
+                slot.work = Some(Work::Task(op));
                 slot.awaiting
             });
             report(if awaiting { AWAITING } else { WAITING }, i)
         }
     }
+}
+
+/// An operation ended with `out`: frees its slot (if it has one) and tells
+/// `drive` the result.
+pub fn finish(i: Option<u32>, out: Result<Outcome, JsValue>) -> u32 {
+    if let Some(i) = i {
+        release(i);
+    }
+    let state = match out {
+        Ok(Outcome::Undefined) => DONE_UNDEFINED,
+        Ok(Outcome::Bool(false)) => DONE_FALSE,
+        Ok(Outcome::Bool(true)) => DONE_TRUE,
+        Ok(Outcome::Value(v)) => {
+            glue::set_result(&v);
+            DONE
+        }
+        Err(e) => {
+            glue::set_result(&e);
+            FAILED
+        }
+    };
+    report(state, i.unwrap_or(0))
+}
+
+/// A read's host call is under way: the read waits in slot `i` (a new slot
+/// when `None`) for `drive` to hand the settlement back.
+pub fn park(i: Option<u32>, op: ReadOp) -> u32 {
+    let i = i.unwrap_or_else(alloc);
+    SLOTS.with(|s| {
+        let slot = &mut s.borrow_mut()[i as usize];
+        slot.work = Some(Work::Read(op));
+        slot.awaiting = true;
+    });
+    report(AWAITING, i)
 }
 
 /// Starts an operation now; `drive` takes it from there.
@@ -180,25 +206,29 @@ pub fn start(op: impl Future<Output = Result<Outcome, JsValue>> + 'static) -> u3
 /// the slot's own operation calls this; anything else is refused as an
 /// error rather than trusted.
 pub fn resume(i: u32, how: u32, value: JsValue) -> u32 {
-    let op = SLOTS.with(|s| {
+    let mut settled = match how {
+        FULFILLED => Some(Ok(value)),
+        REJECTED => Some(Err(value)),
+        _ => None,
+    };
+    let work = SLOTS.with(|s| {
         let mut slots = s.borrow_mut();
         let slot = slots.get_mut(i as usize).filter(|s| s.in_use)?;
-        match how {
-            FULFILLED | REJECTED if slot.awaiting => {
-                slot.awaiting = false;
-                slot.inbox = Some(if how == FULFILLED { Ok(value) } else { Err(value) });
-            }
-            POLL if !slot.awaiting => {}
+        match (how, slot.awaiting) {
+            (FULFILLED | REJECTED, true) => slot.awaiting = false,
+            (POLL, false) => {}
             _ => return None,
         }
-        slot.op.take()
-    });
-    match op {
-        Some(op) => poll(i, op),
-        None => {
-            glue::set_result(&glue::type_error("ServerCredentialStore: no operation to resume in this slot"));
-            report(FAILED, i)
+        let work = slot.work.take();
+        if let Some(Work::Task(_)) = work {
+            slot.inbox = settled.take();
         }
+        work
+    });
+    match (work, settled) {
+        (Some(Work::Task(op)), _) => poll(i, op),
+        (Some(Work::Read(op)), Some(settled)) => read::resume(i, op, settled),
+        _ => finish(None, Err(glue::type_error("ServerCredentialStore: no operation to resume in this slot"))),
     }
 }
 

@@ -66,16 +66,16 @@ pub trait Values {
     // Batched reads. Each has a plain definition in terms of the methods
     // above; a host may do the same reads in fewer boundary crossings.
 
-    /// For a string `key`: whether its text passes `is_key` (the key
+    /// For a string `key`: whether its text (UTF-8) passes `is_key` (the key
     /// grammar), and the id `prefix + key`; `None` for any other value.
     fn key_and_id(
         &self,
         prefix: &Self::Val,
         key: &Self::Val,
-        is_key: &dyn Fn(&str) -> bool,
+        is_key: &dyn Fn(&[u8]) -> bool,
     ) -> Option<(bool, Self::Val)> {
         let text = self.as_string(key)?;
-        Some((is_key(&text), self.concat(prefix, key)))
+        Some((is_key(text.as_bytes()), self.concat(prefix, key)))
     }
 
     /// `!row`, then `row.pending === true`, then (if asked) `row.expiresAt

@@ -5,8 +5,41 @@ use alloc::string::String;
 
 /// `^[A-Za-z0-9._:-]{1,128}$`, ASCII only.
 pub fn is_safe_segment(s: &str) -> bool {
-    (1..=128).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+    is_safe_bytes(s.as_bytes())
+}
+
+/// The grammar over bytes: a key's text needs no UTF-8 check first, since
+/// only ASCII passes (on the path of every get/has/put/delete).
+pub fn is_safe_bytes(s: &[u8]) -> bool {
+    (1..=128).contains(&s.len()) && s.iter().all(|&b| is_safe_byte(b))
+}
+
+/// The grammar's alphabet as two 64-bit masks (bytes 0–63, 64–127).
+const SAFE_LOW: u64 = {
+    let mut m = 0u64;
+    let mut b = b'0';
+    while b <= b'9' {
+        m |= 1 << b;
+        b += 1;
+    }
+    m | 1 << b'.' | 1 << b':' | 1 << b'-'
+};
+const SAFE_HIGH: u64 = {
+    let mut m = 1u64 << (b'_' - 64);
+    let mut b = b'A';
+    while b <= b'Z' {
+        m |= 1 << (b - 64) | 1 << (b - 64 + 32); // upper and lower case
+        b += 1;
+    }
+    m
+};
+
+fn is_safe_byte(b: u8) -> bool {
+    match b {
+        0..=63 => SAFE_LOW >> b & 1 != 0,
+        64..=127 => SAFE_HIGH >> (b - 64) & 1 != 0,
+        _ => false,
+    }
 }
 
 /// The `userId/projectId/` prefix every vault id and metadata key of one store shares.
@@ -46,6 +79,16 @@ mod tests {
         for bad in ["a/b", "a b", "é", "a\n", "a\0", "../x", "a+b", "ǅ"] {
             assert!(!is_safe_segment(bad), "{bad:?} must be rejected");
         }
+    }
+
+    #[test]
+    fn byte_masks_accept_exactly_the_alphabet() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-');
+            assert_eq!(is_safe_byte(b), expected, "byte {b}");
+        }
+        assert!(!is_safe_bytes(&[]));
+        assert!(!is_safe_bytes("é".as_bytes()));
     }
 
     #[test]

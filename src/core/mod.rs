@@ -14,4 +14,4 @@ pub use key::{is_safe_segment, Scope};
 pub use lock::{KeyGuard, KeyLocks};
 pub use reconcile::{Orphan, Outcome, DEFAULT_STALE_PENDING_MS};
 pub use row::{EntryFacts, Field, Finding, OrphanReason, RowState, INFO};
-pub use store::Store;
+pub use store::{Addressed, Read, ReadNext, Store};

@@ -11,7 +11,7 @@ use core::cell::OnceCell;
 
 use super::error::{DeleteOp, HostResult, StoreError};
 use super::host::{refs, Clock, Facade, MetadataKv, NoFacade, SecretVault, Values};
-use super::key::{is_safe_segment, Scope};
+use super::key::{is_safe_bytes, Scope};
 use super::lock::{KeyGuard, KeyLocks};
 use super::row::{self, BaseRow, EntryFacts, Field, OrphanReason, RowState};
 
@@ -35,10 +35,37 @@ pub struct Store<V: Values, K, S, C> {
     pub(super) strict: bool,
 }
 
+/// Which read: get (ends with the vault) or has (ends with the row).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Read {
+    Get,
+    Has,
+}
+
+/// What a read does after `read_row`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReadNext {
+    /// get: `vault.getSecret(id)`; its value (or rejection) is the result.
+    Secret,
+    /// has: true.
+    Present,
+    /// The row expired: `drop_expired`, then absent.
+    DropExpired,
+    /// No committed row: get → undefined, has → false.
+    Absent,
+}
+
+/// How a read ended (for the async path).
+enum ReadEnd<T> {
+    Secret(T),
+    Present,
+    Absent,
+}
+
 /// An id (the metadata KV key and plain vault id), as a host value; its
 /// text is read from the host only when needed (write turns, vault id
 /// checks, messages), so the common paths never copy it into wasm.
-pub(super) struct Addressed<T> {
+pub struct Addressed<T> {
     pub(super) id: T,
     text: OnceCell<String>,
 }
@@ -46,6 +73,10 @@ pub(super) struct Addressed<T> {
 impl<T> Addressed<T> {
     pub(super) fn new(id: T) -> Self {
         Addressed { id, text: OnceCell::new() }
+    }
+
+    pub fn id(&self) -> &T {
+        &self.id
     }
 
     /// The id as text ("" if the host value is not a string). Out of line:
@@ -103,9 +134,24 @@ where
         &self.scope
     }
 
-    /// `None` for a non-string key or one that fails the grammar.
-    fn address(&self, key: &V::Val) -> Option<Addressed<V::Val>> {
-        let (is_key, id) = self.v.key_and_id(&self.prefix, key, &is_safe_segment)?;
+    pub fn is_strict(&self) -> bool {
+        self.strict
+    }
+
+    /// The metadata KV and the vault, for a binding that makes a read's
+    /// host calls itself (see `read`).
+    pub fn kv(&self) -> &K {
+        &self.kv
+    }
+
+    pub fn vault(&self) -> &S {
+        &self.vault
+    }
+
+    /// get/has step 1: the id of `key`; `None` for a non-string key or one
+    /// that fails the grammar (the read is then absent, with no host call).
+    pub fn address(&self, key: &V::Val) -> Option<Addressed<V::Val>> {
+        let (is_key, id) = self.v.key_and_id(&self.prefix, key, &is_safe_bytes)?;
         is_key.then(|| Addressed::new(id))
     }
 
@@ -128,13 +174,13 @@ where
     /// get, with `this.delete` going through the caller's public object.
     pub async fn get_via(&self, key: &V::Val, this: &impl Facade<V>) -> Result<V::Val, V> {
         let Some(a) = self.address(key) else { return Ok(self.v.undefined()) };
-        if !self.strict {
-            if self.live_row(key, &a, this).await?.is_none() {
-                return Ok(self.v.undefined());
-            }
-            return self.vault.get_secret(&a.id).await.host();
+        if self.strict {
+            return self.get_versioned(key, &a, this).await;
         }
-        self.get_versioned(key, &a, this).await
+        match self.read(Read::Get, key, &a, this).await? {
+            ReadEnd::Secret(value) => Ok(value),
+            _ => Ok(self.v.undefined()),
+        }
     }
 
     /// Strict get: the row's own version. If that version vanished, an
@@ -162,23 +208,67 @@ where
 
     pub async fn has_via(&self, key: &V::Val, this: &impl Facade<V>) -> Result<bool, V> {
         let Some(a) = self.address(key) else { return Ok(false) };
-        Ok(self.live_row(key, &a, this).await?.is_some())
+        Ok(matches!(self.read(Read::Has, key, &a, this).await?, ReadEnd::Present))
     }
 
-    /// Steps 2–3 of get/has: the committed, unexpired row, or `None`.
-    /// An expired row is deleted on the way, and that delete's failure swallowed.
+    /// has (both modes) and the compatible get after step 1, as `read_row`
+    /// directs. The wasm binding runs the same steps without futures
+    /// (src/binding/read.rs): address, `metadata.get`, `read_row`, then what
+    /// it names.
+    async fn read(
+        &self,
+        read: Read,
+        key: &V::Val,
+        a: &Addressed<V::Val>,
+        this: &impl Facade<V>,
+    ) -> Result<ReadEnd<V::Val>, V> {
+        let row = self.kv.get(&a.id).await.host()?;
+        Ok(match self.read_row(read, &row)? {
+            ReadNext::Secret => ReadEnd::Secret(self.vault.get_secret(&a.id).await.host()?),
+            ReadNext::DropExpired => {
+                self.drop_expired(key, a, this).await;
+                ReadEnd::Absent
+            }
+            ReadNext::Present => ReadEnd::Present,
+            ReadNext::Absent => ReadEnd::Absent,
+        })
+    }
+
+    /// get/has steps 2–3: what the row `metadata.get` returned means. Only a
+    /// committed row counts; an expired one is to be dropped (`drop_expired`).
+    pub fn read_row(&self, read: Read, row: &V::Val) -> Result<ReadNext, V> {
+        let RowState::Committed { expires } = self.v.row_state(row, true).host()? else { return Ok(ReadNext::Absent) };
+        if expires && row::is_expired(&self.v, &self.clock, row).host()? {
+            return Ok(ReadNext::DropExpired);
+        }
+        Ok(match read {
+            Read::Get => ReadNext::Secret,
+            Read::Has => ReadNext::Present,
+        })
+    }
+
+    /// Step 3 for an expired row: delete it on the way, swallowing that
+    /// delete's failure. Compatible mode: `this.delete(key)` (the store's own
+    /// delete when the public object has none), as the TypeScript store does.
+    pub async fn drop_expired(&self, key: &V::Val, a: &Addressed<V::Val>, this: &impl Facade<V>) {
+        if self.strict {
+            let _ = self.delete_expired(a).await;
+        } else if this.delete(key).await.is_none() {
+            let _ = self.delete(key).await;
+        }
+    }
+
+    /// Steps 2–3 for strict get: the committed, unexpired row, or `None`.
     async fn live_row(&self, key: &V::Val, a: &Addressed<V::Val>, this: &impl Facade<V>) -> Result<Option<V::Val>, V> {
         let row = self.kv.get(&a.id).await.host()?;
-        let RowState::Committed { expires } = self.v.row_state(&row, true).host()? else { return Ok(None) };
-        if expires && row::is_expired(&self.v, &self.clock, &row).host()? {
-            if self.strict {
-                let _ = self.delete_expired(a).await;
-            } else if this.delete(key).await.is_none() {
-                let _ = self.delete(key).await;
+        match self.read_row(Read::Get, &row)? {
+            ReadNext::Secret => Ok(Some(row)),
+            ReadNext::DropExpired => {
+                self.drop_expired(key, a, this).await;
+                Ok(None)
             }
-            return Ok(None);
+            _ => Ok(None),
         }
-        Ok(Some(row))
     }
 
     /// Strict mode's expiry cleanup: in the key's turn, re-read the row and
