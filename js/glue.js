@@ -344,6 +344,40 @@ export function metadataSlot(metadata) {
 // Each does, in one boundary crossing, the reads the Rust default would do
 // one by one, in the same order, stopping at the same point.
 
+// put's step 3 reads (Values::carried_fields in src/core/host.rs does them
+// one by one, in this order): `options?.label ?? existing?.label`, the same
+// for provider, `existing?.createdAt`, `options?.expiresAt ?
+// options.expiresAt.toISOString() : existing?.expiresAt`. The values wait in
+// `carriedValues` for carried(i); returns 0, or 1 when createdAt is
+// nullish (not kept), or 2 when a getter or toISOString threw.
+const carriedValues = [undefined, undefined, undefined, undefined];
+const isNullish = (v) => v === undefined || v === null;
+export function carriedFields(options, existing) {
+  try {
+    let label = options?.label;
+    if (isNullish(label)) label = existing?.label;
+    let provider = options?.provider;
+    if (isNullish(provider)) provider = existing?.provider;
+    const createdAt = existing?.createdAt;
+    const expiresAt = options?.expiresAt ? options.expiresAt.toISOString() : existing?.expiresAt;
+    carriedValues[0] = label;
+    carriedValues[1] = provider;
+    carriedValues[3] = expiresAt;
+    if (isNullish(createdAt)) return 1;
+    carriedValues[2] = createdAt;
+    return 0;
+  } catch (e) {
+    thrown = e;
+    return 2;
+  }
+}
+// Hands one carried value over, and forgets it.
+export function carried(i) {
+  const v = carriedValues[i];
+  carriedValues[i] = undefined;
+  return v;
+}
+
 // 0 missing (!row), 1 pending (row.pending === true), 2 committed,
 // 3 committed with row.expiresAt !== undefined (read only if asked);
 // 4: a getter threw, the value waits in takeThrown().

@@ -17,7 +17,7 @@ use super::error::into_js;
 use super::task;
 use super::Local;
 use crate::core::{
-    Clock, DateMs, EntryFacts, Facade, Field, MetadataKv, RowState, SecretVault, StoreError, Values, INFO,
+    Carried, Clock, DateMs, EntryFacts, Facade, Field, MetadataKv, RowState, SecretVault, StoreError, Values, INFO,
 };
 
 pub mod glue {
@@ -65,6 +65,9 @@ pub mod glue {
         pub fn starts_with(s: &JsValue, prefix: &JsValue) -> bool;
 
         // Batched reads (see the Values defaults in core/host.rs).
+        #[wasm_bindgen(js_name = carriedFields)]
+        pub fn carried_fields(options: &JsValue, existing: &JsValue) -> u32;
+        pub fn carried(index: u32) -> JsValue;
         #[wasm_bindgen(js_name = rowState)]
         pub fn row_state(row: &JsValue, read_expiry: bool) -> u32;
         #[wasm_bindgen(catch, js_name = scanEntries)]
@@ -392,7 +395,7 @@ impl Values for JsValues {
         v.is_undefined()
     }
     fn is_nullish(&self, v: &JsValue) -> bool {
-        v.is_undefined() || v.is_null()
+        v.is_null_or_undefined()
     }
     fn is_truthy(&self, v: &JsValue) -> bool {
         v.is_truthy()
@@ -453,6 +456,21 @@ impl Values for JsValues {
     }
     fn array_items(&self, v: &JsValue) -> Option<Vec<JsValue>> {
         Array::is_array(v).then(|| v.unchecked_ref::<Array>().iter().collect())
+    }
+
+    /// One crossing for the reads, then one per value handed over.
+    fn carried_fields(&self, options: &JsValue, existing: &JsValue) -> Result<Carried<JsValue>, JsValue> {
+        let created_at_nullish = match glue::carried_fields(options, existing) {
+            0 => false,
+            1 => true,
+            _ => return Err(glue::take_thrown()),
+        };
+        Ok(Carried {
+            label: glue::carried(0),
+            provider: glue::carried(1),
+            created_at: (!created_at_nullish).then(|| glue::carried(2)),
+            expires_at: glue::carried(3),
+        })
     }
 
     fn row_state(&self, row: &JsValue, read_expiry: bool) -> Result<RowState, JsValue> {

@@ -10,7 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::Future;
 
-use super::row::{EntryFacts, Field, RowState, INFO};
+use super::row::{Carried, EntryFacts, Field, RowState, INFO};
 
 /// The host's `+new Date(x)`, as the clock reads it.
 pub type DateMs<'a, V> = &'a dyn Fn(&<V as Values>::Val) -> Result<f64, <V as Values>::Err>;
@@ -76,6 +76,31 @@ pub trait Values {
     ) -> Option<(bool, Self::Val)> {
         let text = self.as_string(key)?;
         Some((is_key(text.as_bytes()), self.concat(prefix, key)))
+    }
+
+    /// put's step 3 reads, in the TS store's order: `options?.label ??
+    /// existing?.label`, the same for `provider`, `existing?.createdAt`, then
+    /// `options?.expiresAt ? options.expiresAt.toISOString() :
+    /// existing?.expiresAt`.
+    fn carried_fields(&self, options: &Self::Val, existing: &Self::Val) -> Result<Carried<Self::Val>, Self::Err> {
+        let option_or_existing = |f: Field| {
+            let given = self.get(options, f)?;
+            if self.is_nullish(&given) {
+                self.get(existing, f)
+            } else {
+                Ok(given)
+            }
+        };
+        let label = option_or_existing(Field::Label)?;
+        let provider = option_or_existing(Field::Provider)?;
+        let created_at = self.get(existing, Field::CreatedAt)?;
+        let created_at = (!self.is_nullish(&created_at)).then_some(created_at);
+        let expires_at = if self.is_truthy(&self.get(options, Field::ExpiresAt)?) {
+            self.expires_at_iso(options)?
+        } else {
+            self.get(existing, Field::ExpiresAt)?
+        };
+        Ok(Carried { label, provider, created_at, expires_at })
     }
 
     /// `!row`, then `row.pending === true`, then (if asked) `row.expiresAt

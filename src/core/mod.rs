@@ -13,5 +13,5 @@ pub use host::{Clock, DateMs, Facade, MetadataKv, NoFacade, SecretVault, Values}
 pub use key::{is_safe_segment, Scope};
 pub use lock::{KeyGuard, KeyLocks};
 pub use reconcile::{Orphan, Outcome, DEFAULT_STALE_PENDING_MS};
-pub use row::{EntryFacts, Field, Finding, OrphanReason, RowState, INFO};
+pub use row::{Carried, EntryFacts, Field, Finding, OrphanReason, RowState, INFO};
 pub use store::{Addressed, Read, ReadNext, Store};

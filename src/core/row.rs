@@ -167,6 +167,16 @@ pub struct BaseRow<T> {
     pub vault_id: Option<T>,
 }
 
+/// What `put` carries into the new row from `options` and the existing row
+/// (SPEC §4 put step 3): `Values::carried_fields`.
+pub struct Carried<T> {
+    pub label: T,
+    pub provider: T,
+    /// `None` when the existing row has none (the row is then created now).
+    pub created_at: Option<T>,
+    pub expires_at: T,
+}
+
 /// Whether `candidate` is `id` itself or a version of it (`id#token`).
 /// Guards every vault id read from a row: a row can never point the store
 /// at another key's, or another scope's, bytes.

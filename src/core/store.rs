@@ -332,25 +332,16 @@ where
     /// expiresAt from `options.expiresAt.toISOString()` or carried over.
     /// No other field of `existing` survives.
     fn base_row(&self, key: &V::Val, existing: &V::Val, options: &V::Val, now: V::Val) -> HostRes<BaseRow<V::Val>, V> {
-        let v = &self.v;
-        let option_or_existing = |f: Field| -> HostRes<V::Val, V> {
-            let given = v.get(options, f)?;
-            if v.is_nullish(&given) {
-                v.get(existing, f)
-            } else {
-                Ok(given)
-            }
-        };
-        let label = option_or_existing(Field::Label)?;
-        let provider = option_or_existing(Field::Provider)?;
-        let created_at = v.get(existing, Field::CreatedAt)?;
-        let created_at = if v.is_nullish(&created_at) { now.clone() } else { created_at };
-        let expires_at = if v.is_truthy(&v.get(options, Field::ExpiresAt)?) {
-            v.expires_at_iso(options)?
-        } else {
-            v.get(existing, Field::ExpiresAt)?
-        };
-        Ok(BaseRow { key: key.clone(), label, provider, created_at, updated_at: now, expires_at, vault_id: None })
+        let carried = self.v.carried_fields(options, existing)?;
+        Ok(BaseRow {
+            key: key.clone(),
+            label: carried.label,
+            provider: carried.provider,
+            created_at: carried.created_at.unwrap_or_else(|| now.clone()),
+            updated_at: now,
+            expires_at: carried.expires_at,
+            vault_id: None,
+        })
     }
 
     /// `{ userId, projectId, key, label, provider, createdAt, updatedAt, expiresAt, [vaultId], ...extra }`
