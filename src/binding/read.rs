@@ -7,6 +7,7 @@
 //! host calls they name and parks the read in an executor slot meanwhile.
 //! Strict get (versioned ids) and an expired row's cleanup run as tasks.
 
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 
 use wasm_bindgen::prelude::*;
@@ -42,13 +43,13 @@ fn absent(read: Read) -> Outcome {
 pub fn start(store: &Rc<JsStore>, read: Read, key: JsValue, this: JsValue) -> u32 {
     let Some(a) = store.address(&key) else { return task::finish(None, Ok(absent(read))) };
     match store.kv().start_get(a.id()) {
-        Ok(()) => task::park(None, ReadOp { store: store.clone(), read, key, this, a, secret: false }),
+        Ok(()) => task::park(None, Box::new(ReadOp { store: store.clone(), read, key, this, a, secret: false })),
         Err(e) => task::finish(None, Err(e)),
     }
 }
 
 /// The awaited host call of the read in slot `i` settled: the next step.
-pub fn resume(i: u32, op: ReadOp, settled: Result<JsValue, JsValue>) -> u32 {
+pub fn resume(i: u32, mut op: Box<ReadOp>, settled: Result<JsValue, JsValue>) -> u32 {
     // A rejection is the read's, as the same value (`.host()` in the core).
     let value = match settled {
         Ok(value) => value,
@@ -62,13 +63,16 @@ pub fn resume(i: u32, op: ReadOp, settled: Result<JsValue, JsValue>) -> u32 {
         Ok(ReadNext::Absent) => task::finish(Some(i), Ok(absent(op.read))),
         Ok(ReadNext::Present) => task::finish(Some(i), Ok(Outcome::Bool(true))),
         Ok(ReadNext::Secret) => match op.store.vault().start_get_secret(op.a.id()) {
-            Ok(()) => task::park(Some(i), ReadOp { secret: true, ..op }),
+            Ok(()) => {
+                op.secret = true;
+                task::park(Some(i), op)
+            }
             Err(e) => task::finish(Some(i), Err(e)),
         },
         Ok(ReadNext::DropExpired) => {
             // The cleanup awaits host calls of its own: a task from here on.
             task::release(i);
-            let ReadOp { store, read, key, this, a, .. } = op;
+            let ReadOp { store, read, key, this, a, .. } = *op;
             task::start(async move {
                 store.drop_expired(&key, &a, &JsFacade(this)).await;
                 Ok(absent(read))

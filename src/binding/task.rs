@@ -64,10 +64,11 @@ impl From<()> for Outcome {
 }
 
 /// What a slot holds between crossings: a task (a future), or a get/has
-/// run without futures (read.rs).
+/// run without futures (read.rs). Both boxed: a slot's work moves in and
+/// out at every crossing, and a pointer moves cheaply.
 enum Work {
     Task(Op),
-    Read(ReadOp),
+    Read(Box<ReadOp>),
 }
 
 #[derive(Default)]
@@ -186,7 +187,7 @@ pub fn finish(i: Option<u32>, out: Result<Outcome, JsValue>) -> u32 {
 
 /// A read's host call is under way: the read waits in slot `i` (a new slot
 /// when `None`) for `drive` to hand the settlement back.
-pub fn park(i: Option<u32>, op: ReadOp) -> u32 {
+pub fn park(i: Option<u32>, op: Box<ReadOp>) -> u32 {
     let i = i.unwrap_or_else(alloc);
     SLOTS.with(|s| {
         let slot = &mut s.borrow_mut()[i as usize];
