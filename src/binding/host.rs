@@ -311,7 +311,7 @@ fn start_call(target: &JsValue, method: Method, args: Args<'_>) -> Result<(), Op
 }
 
 /// `start_call` of a method the protocol requires, for a read run without
-/// futures (read.rs): the error is what `Required` would settle with.
+/// futures (direct.rs): the error is what `Required` would settle with.
 fn start_required(target: &JsValue, object: &'static str, method: Method, arg: &JsValue) -> Result<(), JsValue> {
     start_call(target, method, Args::One(arg)).map_err(|thrown| {
         thrown.unwrap_or_else(|| into_js(StoreError::MissingMethod { object, method: method.name() }))
@@ -544,10 +544,15 @@ impl JsKv {
     }
 }
 
+/// Calls made now for an operation run without futures (direct.rs): `Ok`
+/// when the result waits for `drive`, else what the call failed with.
 impl JsKv {
-    /// `metadata.get(id)` made now; its result waits for `drive` (read.rs).
     pub fn start_get(&self, id: &JsValue) -> Result<(), JsValue> {
         start_required(&self.0, "metadata", Method::Get, id)
+    }
+
+    pub fn start_delete(&self, id: &JsValue) -> Result<(), JsValue> {
+        start_required(&self.0, "metadata", Method::Delete, id)
     }
 }
 
@@ -579,9 +584,12 @@ impl JsVault {
 }
 
 impl JsVault {
-    /// `vault.getSecret(id)` made now; its result waits for `drive` (read.rs).
     pub fn start_get_secret(&self, id: &JsValue) -> Result<(), JsValue> {
         start_required(&self.0, "vault", Method::GetSecret, id)
+    }
+
+    pub fn start_delete_secret(&self, id: &JsValue) -> Result<(), JsValue> {
+        start_required(&self.0, "vault", Method::DeleteSecret, id)
     }
 }
 

@@ -3,9 +3,9 @@
 //! are made and awaited lives in `host`, in one place, so it can be made
 //! cheaper without touching the protocol.
 
+mod direct;
 mod error;
 mod host;
-mod read;
 mod task;
 
 use alloc::rc::{Rc, Weak};
@@ -115,24 +115,29 @@ impl StoreCore {
     }
 
     /// `this` is the public object, for `this.delete(key)` on an expired row.
-    /// A strict get runs as a task; other reads run without futures (read.rs).
+    /// A strict get runs as a task; other reads run without futures (direct.rs).
     pub fn get(&self, key: JsValue, this: JsValue) -> u32 {
         if self.store.is_strict() {
-            return run(&self.store, |s| async move { s.get_via(&key, &JsFacade(this)).await });
+            return run(&self.store, |s| async move { s.get_strict(&key, &JsFacade(this)).await });
         }
-        read::start(&self.store, Read::Get, key, this)
+        direct::read(&self.store, Read::Get, key, this)
     }
 
     pub fn has(&self, key: JsValue, this: JsValue) -> u32 {
-        read::start(&self.store, Read::Has, key, this)
+        direct::read(&self.store, Read::Has, key, this)
     }
 
     pub fn put(&self, key: JsValue, value: JsValue, options: JsValue) -> u32 {
         run(&self.store, |s| async move { s.put(&key, &value, &options).await })
     }
 
+    /// A strict delete runs as a task (write turns, pending first); a
+    /// compatible one without futures (direct.rs).
     pub fn delete(&self, key: JsValue) -> u32 {
-        run(&self.store, |s| async move { s.delete(&key).await })
+        if self.store.is_strict() {
+            return run(&self.store, |s| async move { s.delete(&key).await });
+        }
+        direct::delete(&self.store, key)
     }
 
     /// `this` is the public object, for `this.listMetadata()`.

@@ -31,8 +31,8 @@ use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use wasm_bindgen::prelude::*;
 
+use super::direct::{self, DirectOp};
 use super::host::glue;
-use super::read::{self, ReadOp};
 use super::Local;
 
 type Op = Pin<Box<dyn Future<Output = Result<Outcome, JsValue>>>>;
@@ -64,11 +64,11 @@ impl From<()> for Outcome {
 }
 
 /// What a slot holds between crossings: a task (a future), or a get/has
-/// run without futures (read.rs). Both boxed: a slot's work moves in and
+/// or delete run without futures (direct.rs). Both boxed: a slot's work moves in and
 /// out at every crossing, and a pointer moves cheaply.
 enum Work {
     Task(Op),
-    Read(Box<ReadOp>),
+    Direct(Box<DirectOp>),
 }
 
 #[derive(Default)]
@@ -185,13 +185,13 @@ pub fn finish(i: Option<u32>, out: Result<Outcome, JsValue>) -> u32 {
     report(state, i.unwrap_or(0))
 }
 
-/// A read's host call is under way: the read waits in slot `i` (a new slot
-/// when `None`) for `drive` to hand the settlement back.
-pub fn park(i: Option<u32>, op: Box<ReadOp>) -> u32 {
+/// A direct operation's host call is under way: it waits in slot `i` (a new
+/// slot when `None`) for `drive` to hand the settlement back.
+pub fn park(i: Option<u32>, op: Box<DirectOp>) -> u32 {
     let i = i.unwrap_or_else(alloc);
     SLOTS.with(|s| {
         let slot = &mut s.borrow_mut()[i as usize];
-        slot.work = Some(Work::Read(op));
+        slot.work = Some(Work::Direct(op));
         slot.awaiting = true;
     });
     report(AWAITING, i)
@@ -228,7 +228,7 @@ pub fn resume(i: u32, how: u32, value: JsValue) -> u32 {
     });
     match (work, settled) {
         (Some(Work::Task(op)), _) => poll(i, op),
-        (Some(Work::Read(op)), Some(settled)) => read::resume(i, op, settled),
+        (Some(Work::Direct(op)), Some(settled)) => direct::resume(i, op, settled),
         _ => finish(None, Err(glue::type_error("ServerCredentialStore: no operation to resume in this slot"))),
     }
 }

@@ -173,14 +173,21 @@ where
 
     /// get, with `this.delete` going through the caller's public object.
     pub async fn get_via(&self, key: &V::Val, this: &impl Facade<V>) -> Result<V::Val, V> {
-        let Some(a) = self.address(key) else { return Ok(self.v.undefined()) };
         if self.strict {
-            return self.get_versioned(key, &a, this).await;
+            return self.get_strict(key, this).await;
         }
+        let Some(a) = self.address(key) else { return Ok(self.v.undefined()) };
         match self.read(Read::Get, key, &a, this).await? {
             ReadEnd::Secret(value) => Ok(value),
             _ => Ok(self.v.undefined()),
         }
+    }
+
+    /// get in strict mode (the wasm binding runs the other reads without
+    /// futures, see `read`).
+    pub async fn get_strict(&self, key: &V::Val, this: &impl Facade<V>) -> Result<V::Val, V> {
+        let Some(a) = self.address(key) else { return Ok(self.v.undefined()) };
+        self.get_versioned(key, &a, this).await
     }
 
     /// Strict get: the row's own version. If that version vanished, an
@@ -213,7 +220,7 @@ where
 
     /// has (both modes) and the compatible get after step 1, as `read_row`
     /// directs. The wasm binding runs the same steps without futures
-    /// (src/binding/read.rs): address, `metadata.get`, `read_row`, then what
+    /// (src/binding/direct.rs): address, `metadata.get`, `read_row`, then what
     /// it names.
     async fn read(
         &self,
@@ -466,13 +473,24 @@ where
         let Some(a) = self.address(key) else { return Ok(false) };
         let _turn = self.write_turn(&a).await;
         let row = self.kv.get(&a.id).await.host()?;
-        let RowState::Committed { .. } = self.v.row_state(&row, false).host()? else { return Ok(false) };
+        if !self.deletes(&row)? {
+            return Ok(false);
+        }
         self.commit_delete(&a, &row, DeleteOp::Delete).await?;
         Ok(true)
     }
 
+    /// delete step 2: only a committed row is deleted (a pending row is a
+    /// put in flight, or an orphan marker for reconcile).
+    pub fn deletes(&self, row: &V::Val) -> Result<bool, V> {
+        Ok(matches!(self.v.row_state(row, false).host()?, RowState::Committed { .. }))
+    }
+
     /// Metadata first, then the vault; a vault failure leaves a marker
     /// spreading the whole existing row so the bytes stay discoverable.
+    /// (The wasm binding makes the compatible mode's two calls itself, in
+    /// this order, then hands a vault failure to `vault_delete_failed`:
+    /// src/binding/direct.rs.)
     async fn commit_delete(&self, a: &Addressed<V::Val>, row: &V::Val, op: DeleteOp) -> Result<(), V> {
         if self.strict {
             return self.commit_delete_pending_first(a, row, op).await;
@@ -504,7 +522,7 @@ where
     }
 
     /// The row is gone (or pending) but bytes remain: best-effort marker, and the error saying so.
-    async fn vault_delete_failed(
+    pub async fn vault_delete_failed(
         &self,
         a: &Addressed<V::Val>,
         row: &V::Val,
