@@ -85,7 +85,7 @@ pub fn resume(i: u32, mut op: Box<DirectOp>, settled: Result<JsValue, JsValue>) 
     let value = match settled {
         Ok(value) => value,
         // The vault failed after the row went: orphan marker and its error.
-        Err(e) if matches!(op.awaits, Awaits::BytesRemoved) => return orphaned(i, op, e),
+        Err(e) if matches!(op.awaits, Awaits::BytesRemoved) => return orphaned(i, *op, e),
         // Otherwise a rejection is the operation's, as the same value.
         Err(e) => return task::finish(Some(i), Err(into_js(StoreError::Host(e)))),
     };
@@ -101,7 +101,7 @@ pub fn resume(i: u32, mut op: Box<DirectOp>, settled: Result<JsValue, JsValue>) 
             }
         },
         Awaits::RowRemoved => match op.store.vault().start_delete_secret(op.a.id()) {
-            Err(e) => return orphaned(i, op, e),
+            Err(e) => return orphaned(i, *op, e),
             started => (Awaits::BytesRemoved, started),
         },
         Awaits::BytesRemoved => return task::finish(Some(i), Ok(Outcome::Bool(true))),
@@ -142,8 +142,8 @@ fn after_row(i: u32, mut op: Box<DirectOp>, read: Read, row: JsValue) -> u32 {
 
 /// delete: `vault.deleteSecret` failed (`Store::commit_delete`): the marker
 /// write and the error run as a task.
-fn orphaned(i: u32, op: Box<DirectOp>, e: JsValue) -> u32 {
+fn orphaned(i: u32, op: DirectOp, e: JsValue) -> u32 {
     task::release(i);
-    let DirectOp { store, a, row, .. } = *op;
+    let DirectOp { store, a, row, .. } = op;
     task::start(async move { Err(into_js(store.vault_delete_failed(&a, &row, DeleteOp::Delete, e).await)) })
 }
