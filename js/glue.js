@@ -393,9 +393,10 @@ export function rowState(row, readExpiry) {
 }
 
 // Per entry of a listing: [bits, expiresMs]; bits 1 key in scope, 2 row
-// present, 4 userId matches, 8 projectId matches, 16 pending, 32 expiresAt
-// !== undefined (then expiresMs = +new Date(row.expiresAt)).
-export function scanEntries(all, prefix, userId, projectId) {
+// present, 4 userId matches, 8 projectId matches, and only if `readState`:
+// 16 pending, 32 expiresAt !== undefined (then expiresMs = +new
+// Date(row.expiresAt)).
+export function scanEntries(all, prefix, userId, projectId, readState) {
   const n = all.length;
   const out = new Float64Array(2 * n);
   for (let i = 0; i < n; i++) {
@@ -412,10 +413,12 @@ export function scanEntries(all, prefix, userId, projectId) {
           bits |= 4;
           if (row.projectId === projectId) {
             bits |= 8;
-            if (row.pending === true) bits |= 16;
-            else if (row.expiresAt !== undefined) {
-              bits |= 32;
-              ms = +new Date(row.expiresAt);
+            if (readState) {
+              if (row.pending === true) bits |= 16;
+              else if (row.expiresAt !== undefined) {
+                bits |= 32;
+                ms = +new Date(row.expiresAt);
+              }
             }
           }
         }

@@ -76,6 +76,7 @@ pub mod glue {
             prefix: &JsValue,
             user_id: &JsValue,
             project_id: &JsValue,
+            read_state: bool,
         ) -> Result<Float64Array, JsValue>;
         #[wasm_bindgen(catch, js_name = pickRows)]
         pub fn pick_rows(all: &JsValue, indices: &[u32], fields: &[u32]) -> Result<JsValue, JsValue>;
@@ -491,9 +492,10 @@ impl Values for JsValues {
         prefix: &JsValue,
         user_id: &JsValue,
         project_id: &JsValue,
+        read_state: bool,
         _date_ms: DateMs<'_, Self>,
     ) -> Result<Vec<EntryFacts>, JsValue> {
-        let packed = glue::scan_entries(entries, prefix, user_id, project_id)?.to_vec();
+        let packed = glue::scan_entries(entries, prefix, user_id, project_id, read_state)?.to_vec();
         Ok(packed
             .chunks_exact(2)
             .map(|pair| {
@@ -503,7 +505,9 @@ impl Values for JsValues {
                     row_present: bits & 2 != 0,
                     user_matches: bits & 4 != 0,
                     project_matches: bits & 8 != 0,
-                    state: if bits & 16 != 0 {
+                    state: if !read_state || bits & 8 == 0 {
+                        RowState::Missing
+                    } else if bits & 16 != 0 {
                         RowState::Pending
                     } else {
                         RowState::Committed { expires: bits & 32 != 0 }

@@ -116,14 +116,17 @@ pub trait Values {
         Ok(RowState::Committed { expires })
     }
 
-    /// [`EntryFacts`] of every entry of a listing array; `date_ms` is the
-    /// host's `+new Date(x)` (the clock's).
+    /// [`EntryFacts`] of every entry of a listing array; the state (pending,
+    /// expiry) only when `read_state` (listMetadata: deleteAll and the
+    /// orphan listing read no more than scope, as the TS store's deleteAll);
+    /// `date_ms` is the host's `+new Date(x)` (the clock's).
     fn scan_entries(
         &self,
         entries: &Self::Val,
         prefix: &Self::Val,
         user_id: &Self::Val,
         project_id: &Self::Val,
+        read_state: bool,
         date_ms: DateMs<'_, Self>,
     ) -> Result<Vec<EntryFacts>, Self::Err> {
         let mut all = Vec::new();
@@ -135,7 +138,7 @@ pub trait Values {
                 f.row_present = self.is_truthy(&row);
                 f.user_matches = f.row_present && self.strict_eq(&self.get(&row, Field::UserId)?, user_id);
                 f.project_matches = f.user_matches && self.strict_eq(&self.get(&row, Field::ProjectId)?, project_id);
-                if f.in_scope() {
+                if read_state && f.in_scope() {
                     f.state = self.row_state(&row, true)?;
                     if f.state == (RowState::Committed { expires: true }) {
                         f.expires_ms = date_ms(&self.get(&row, Field::ExpiresAt)?)?;

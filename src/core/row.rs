@@ -214,7 +214,8 @@ pub struct EntryFacts {
     /// `entry.value.userId === userId`, `entry.value.projectId === projectId`
     pub user_matches: bool,
     pub project_matches: bool,
-    /// The row's state, expiry included (read only for rows in scope).
+    /// The row's state, expiry included (read only for rows in scope, and
+    /// only when asked; else `Missing`).
     pub state: RowState,
     /// `+new Date(row.expiresAt)` when it is not undefined (NaN: unparseable).
     pub expires_ms: f64,

@@ -582,7 +582,7 @@ where
 
     /// listMetadata(): committed, unexpired rows of this scope, in the KV's order.
     pub async fn list_metadata(&self) -> Result<V::Val, V> {
-        let Some((entries, facts)) = self.listing().await? else { return Ok(self.v.array(Vec::new())) };
+        let Some((entries, facts)) = self.listing(true).await? else { return Ok(self.v.array(Vec::new())) };
         let expiring = facts.iter().any(|f| f.in_scope() && f.state == (RowState::Committed { expires: true }));
         let now = if expiring { self.clock.now_ms().host()? } else { f64::NAN };
         let listed: Vec<usize> = (0..facts.len()).filter(|&i| facts[i].listed(now)).collect();
@@ -624,7 +624,7 @@ where
     /// A listing from `getByPrefix(prefix)` when the KV offers it, else
     /// `getAll()`: the entries array and what each entry holds, read in one
     /// pass. `None` when the KV resolved undefined or null (no rows).
-    async fn listing(&self) -> Result<Option<(V::Val, Vec<EntryFacts>)>, V> {
+    async fn listing(&self, read_state: bool) -> Result<Option<(V::Val, Vec<EntryFacts>)>, V> {
         let v = &self.v;
         let (all, what) = match self.kv.get_by_prefix(&self.prefix).await {
             Some(found) => (found.host()?, "metadata.getByPrefix()"),
@@ -637,21 +637,21 @@ where
             return Err(StoreError::NotAnArray { what });
         }
         let date_ms = |x: &V::Val| self.clock.date_ms(x);
-        let facts = v.scan_entries(&all, &self.prefix, &self.user_id, &self.project_id, &date_ms).host()?;
+        let facts = v.scan_entries(&all, &self.prefix, &self.user_id, &self.project_id, read_state, &date_ms).host()?;
         Ok(Some((all, facts)))
     }
 
     /// The ids of this scope's entries: the KV key has our prefix and the
     /// row names our userId and projectId (defence in depth).
     pub(super) async fn scoped_ids(&self) -> Result<Vec<V::Val>, V> {
-        let Some((entries, facts)) = self.listing().await? else { return Ok(Vec::new()) };
+        let Some((entries, facts)) = self.listing(false).await? else { return Ok(Vec::new()) };
         let scoped: Vec<usize> = facts.iter().enumerate().filter(|(_, f)| f.in_scope()).map(|(i, _)| i).collect();
         self.v.entry_keys(&entries, &scoped).host()
     }
 
     /// The same entries, as `(id, row)`.
     pub(super) async fn scoped_entries(&self) -> Result<Vec<(V::Val, V::Val)>, V> {
-        let Some((entries, facts)) = self.listing().await? else { return Ok(Vec::new()) };
+        let Some((entries, facts)) = self.listing(false).await? else { return Ok(Vec::new()) };
         let mut scoped = Vec::new();
         for (i, f) in facts.iter().enumerate() {
             if f.in_scope() {

@@ -220,6 +220,47 @@ describe("deleteAll", () => {
     assert.deepStrictEqual([...host.secrets.keys()], untouched);
   });
 
+  test("the listing reads of each row only userId and projectId, as the TS store's deleteAll", async () => {
+    // Rows whose every field is a getter that logs its read.
+    let reads = [];
+    const logged = (key, fields) => {
+      const plain = row(key, fields);
+      const o = {};
+      for (const name of Object.keys(plain)) {
+        Object.defineProperty(o, name, {
+          enumerable: true,
+          get() {
+            reads.push(`${key}.${name}`);
+            return plain[name];
+          },
+        });
+      }
+      return o;
+    };
+    const rows = () => [
+      [id("a"), logged("a", { expiresAt: FUTURE })],
+      [id("p"), logged("p", { pending: true })],
+    ];
+    const { host, store } = setup({ rows: rows(), secrets: [[id("a"), "1"], [id("p"), "2"]] });
+    // The scan's reads are the ones made before the first per-row metadata.get.
+    let scanned;
+    const get = host.metadata.get;
+    host.metadata.get = function (...args) {
+      scanned ??= [...reads];
+      return get.apply(this, args);
+    };
+    await store.deleteAll();
+    assert.deepStrictEqual(scanned, ["a.userId", "a.projectId", "p.userId", "p.projectId"]);
+    assert.deepStrictEqual(host.trace().filter((c) => c === "vault.deleteSecret").length, 2);
+
+    // listMetadata also reads each row's state: pending, then expiresAt
+    // (twice: `!== undefined`, then `new Date(row.expiresAt)`).
+    reads = [];
+    const { store: lister } = setup({ rows: rows() });
+    await lister.listMetadata();
+    assert.deepStrictEqual(reads.slice(0, 7), ["a.userId", "a.projectId", "a.pending", "a.expiresAt", "a.expiresAt", "p.userId", "p.projectId"]);
+  });
+
   test("empty KV (getAll → undefined) → resolves, only getAll", async () => {
     const { host, store } = setup();
     host.metadata.getAll = function () {
