@@ -31,13 +31,57 @@ pub mod glue {
         pub fn field_guarded(v: &JsValue, index: u32) -> JsValue;
         #[wasm_bindgen(js_name = addLayout)]
         pub fn add_layout(fields: &[u8]) -> u32;
-        #[rustfmt::skip]
-        pub fn fill(o: &JsValue, layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue);
-        #[rustfmt::skip]
-        pub fn object(layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
-        #[rustfmt::skip]
+        pub fn fill(
+            o: &JsValue,
+            layout: u32,
+            a: &JsValue,
+            b: &JsValue,
+            c: &JsValue,
+            d: &JsValue,
+            e: &JsValue,
+            f: &JsValue,
+            g: &JsValue,
+            h: &JsValue,
+            i: &JsValue,
+            j: &JsValue,
+            k: &JsValue,
+            l: &JsValue,
+            m: &JsValue,
+        );
+        pub fn object(
+            layout: u32,
+            a: &JsValue,
+            b: &JsValue,
+            c: &JsValue,
+            d: &JsValue,
+            e: &JsValue,
+            f: &JsValue,
+            g: &JsValue,
+            h: &JsValue,
+            i: &JsValue,
+            j: &JsValue,
+            k: &JsValue,
+            l: &JsValue,
+            m: &JsValue,
+        ) -> JsValue;
         #[wasm_bindgen(js_name = spreadWith)]
-        pub fn spread_with_guarded(v: &JsValue, layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
+        pub fn spread_with_guarded(
+            v: &JsValue,
+            layout: u32,
+            a: &JsValue,
+            b: &JsValue,
+            c: &JsValue,
+            d: &JsValue,
+            e: &JsValue,
+            f: &JsValue,
+            g: &JsValue,
+            h: &JsValue,
+            i: &JsValue,
+            j: &JsValue,
+            k: &JsValue,
+            l: &JsValue,
+            m: &JsValue,
+        ) -> JsValue;
         #[wasm_bindgen(js_name = expiresAtIso)]
         pub fn expires_at_iso_guarded(options: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = nowIso)]
@@ -235,7 +279,10 @@ fn layout_id(fields: &[u8]) -> u32 {
 
 /// Builds an object from `props` in order: `first` makes it from the first
 /// `LAYOUT_MAX` properties (one crossing), the glue's `fill` adds any more.
-fn with_layout<'a>(props: &[(Field, &'a JsValue)], first: impl FnOnce(u32, &[&JsValue; LAYOUT_MAX]) -> JsValue) -> JsValue {
+fn with_layout<'a>(
+    props: &[(Field, &'a JsValue)],
+    first: impl FnOnce(u32, &[&JsValue; LAYOUT_MAX]) -> JsValue,
+) -> JsValue {
     let undefined = JsValue::UNDEFINED;
     let mut chunks = props.chunks(LAYOUT_MAX);
     let pack = |chunk: &[(Field, &'a JsValue)]| {
@@ -351,7 +398,13 @@ struct Required<T> {
     map: fn(JsValue) -> T,
 }
 
-fn call<T>(target: &JsValue, object: &'static str, method: Method, args: Args<'_>, map: fn(JsValue) -> T) -> Required<T> {
+fn call<T>(
+    target: &JsValue,
+    object: &'static str,
+    method: Method,
+    args: Args<'_>,
+    map: fn(JsValue) -> T,
+) -> Required<T> {
     Required { call: host_call(target, method, args), object, method, map }
 }
 
@@ -442,11 +495,15 @@ impl Values for JsValues {
         glue::guarded(glue::expires_at_iso_guarded(options))
     }
     fn object(&self, props: &[(Field, &JsValue)]) -> JsValue {
-        with_layout(props, |id, v| glue::object(id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]))
+        with_layout(props, |id, v| {
+            glue::object(id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
+        })
     }
     fn spread(&self, row: &JsValue, props: &[(Field, &JsValue)]) -> Result<JsValue, JsValue> {
         glue::guarded(with_layout(props, |id, v| {
-            glue::spread_with_guarded(row, id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
+            glue::spread_with_guarded(
+                row, id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12],
+            )
         }))
     }
     fn array(&self, items: Vec<JsValue>) -> JsValue {
