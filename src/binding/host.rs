@@ -31,57 +31,6 @@ pub mod glue {
         pub fn field_guarded(v: &JsValue, index: u32) -> JsValue;
         #[wasm_bindgen(js_name = addLayout)]
         pub fn add_layout(fields: &[u8]) -> u32;
-        pub fn fill(
-            o: &JsValue,
-            layout: u32,
-            a: &JsValue,
-            b: &JsValue,
-            c: &JsValue,
-            d: &JsValue,
-            e: &JsValue,
-            f: &JsValue,
-            g: &JsValue,
-            h: &JsValue,
-            i: &JsValue,
-            j: &JsValue,
-            k: &JsValue,
-            l: &JsValue,
-            m: &JsValue,
-        );
-        pub fn object(
-            layout: u32,
-            a: &JsValue,
-            b: &JsValue,
-            c: &JsValue,
-            d: &JsValue,
-            e: &JsValue,
-            f: &JsValue,
-            g: &JsValue,
-            h: &JsValue,
-            i: &JsValue,
-            j: &JsValue,
-            k: &JsValue,
-            l: &JsValue,
-            m: &JsValue,
-        ) -> JsValue;
-        #[wasm_bindgen(js_name = spreadWith)]
-        pub fn spread_with_guarded(
-            v: &JsValue,
-            layout: u32,
-            a: &JsValue,
-            b: &JsValue,
-            c: &JsValue,
-            d: &JsValue,
-            e: &JsValue,
-            f: &JsValue,
-            g: &JsValue,
-            h: &JsValue,
-            i: &JsValue,
-            j: &JsValue,
-            k: &JsValue,
-            l: &JsValue,
-            m: &JsValue,
-        ) -> JsValue;
         #[wasm_bindgen(js_name = expiresAtIso)]
         pub fn expires_at_iso_guarded(options: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = nowIso)]
@@ -142,6 +91,18 @@ pub mod glue {
         pub fn set_result(v: &JsValue);
         #[wasm_bindgen(js_name = makeDriver)]
         pub fn make_driver(resume: &JsValue) -> JsValue;
+    }
+
+    // Objects from registered property layouts (`with_layout`): up to
+    // LAYOUT_MAX values per crossing. One line each (rustfmt skips this
+    // block; it ignores `skip` on single items of an extern block).
+    #[rustfmt::skip]
+    #[wasm_bindgen(module = "/js/glue.js")]
+    extern "C" {
+        pub fn fill(o: &JsValue, layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue);
+        pub fn object(layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = spreadWith)]
+        pub fn spread_with_guarded(v: &JsValue, layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
     }
 
     /// Raised by the glue (`raise` in glue.js) when a guarded helper threw;
