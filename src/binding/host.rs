@@ -560,15 +560,14 @@ impl Values for JsValues {
 /// The caller's metadata KV object.
 pub struct JsKv(JsValue);
 
+/// The `start_*` methods make a call now for an operation run without
+/// futures (direct.rs): `Ok` when its result waits for `drive`, else what
+/// the call failed with (as the async path would settle).
 impl JsKv {
     pub fn new(obj: JsValue) -> Self {
         JsKv(obj)
     }
-}
 
-/// Calls made now for an operation run without futures (direct.rs): `Ok`
-/// when the result waits for `drive`, else what the call failed with.
-impl JsKv {
     pub fn start_get(&self, id: &JsValue) -> Result<(), JsValue> {
         start_required(&self.0, "metadata", Method::Get, id)
     }
@@ -603,9 +602,7 @@ impl JsVault {
     pub fn new(obj: JsValue) -> Self {
         JsVault(obj)
     }
-}
 
-impl JsVault {
     pub fn start_get_secret(&self, id: &JsValue) -> Result<(), JsValue> {
         start_required(&self.0, "vault", Method::GetSecret, id)
     }

@@ -63,9 +63,9 @@ impl From<()> for Outcome {
     }
 }
 
-/// What a slot holds between crossings: a task (a future), or a get/has
-/// or delete run without futures (direct.rs). Both boxed: a slot's work moves in and
-/// out at every crossing, and a pointer moves cheaply.
+/// What a slot holds between crossings: a task (a future), or a get, has
+/// or delete run without futures (direct.rs). Both boxed: a slot's work
+/// moves in and out at every crossing, and a pointer moves cheaply.
 enum Work {
     Task(Op),
     Direct(Box<DirectOp>),

@@ -138,8 +138,8 @@ where
         self.strict
     }
 
-    /// The metadata KV and the vault, for a binding that makes a read's
-    /// host calls itself (see `read`).
+    /// The metadata KV and the vault, for a binding that makes the host
+    /// calls of get, has and delete itself (see `read` and `delete`).
     pub fn kv(&self) -> &K {
         &self.kv
     }
@@ -183,7 +183,7 @@ where
         }
     }
 
-    /// get in strict mode (the wasm binding runs the other reads without
+    /// get in strict mode (the wasm binding runs the compatible get without
     /// futures, see `read`).
     pub async fn get_strict(&self, key: &V::Val, this: &impl Facade<V>) -> Result<V::Val, V> {
         let Some(a) = self.address(key) else { return Ok(self.v.undefined()) };
