@@ -152,25 +152,33 @@ export function aggregateError(errors, message) {
   return new AggregateError(errors, message);
 }
 
-// `s + p`, `s.startsWith(p)`: ids and scope checks stay JS strings, so
-// they never cross into wasm memory as text.
-export function concat(a, b) {
-  return a + b;
+// `before + key + after`: a message naming a key keeps the key's own text.
+export function messageAround(before, key, after) {
+  return before + key + after;
 }
-// For a string key: writes its text where Rust reads it (length, then
-// ASCII bytes; length 0 for a string that cannot be a key: empty, over 128
-// units or not ASCII; the grammar itself is Rust's) and returns `p + key`.
-// Length 255 for a non-string. No TextEncoder, no allocation in wasm.
+
+// SPEC §2's key test and id, with RegExp#test's ToString: writes the text of
+// `key` where Rust reads it (length, then ASCII bytes; length 0 for text
+// that cannot be a key: empty, over 128 units or not ASCII; the grammar
+// itself is Rust's). For a string, returns the id `p + key` (the common
+// path: no allocation in wasm, no TextEncoder); for any other value, returns
+// undefined and Rust builds the id with `template` once the text passes. A
+// ToString that throws (a Symbol) raises its error.
 export function keyAndId(p, key) {
-  bytes = live(bytes);
+  let text = key;
   if (typeof key !== "string") {
-    bytes[keyTextAt] = 255;
-    return undefined;
+    try {
+      text = `${key}`;
+    } catch (e) {
+      raise(e);
+      return;
+    }
   }
-  const n = key.length;
+  bytes = live(bytes);
+  const n = text.length;
   let len = n <= 128 ? n : 0;
   for (let i = 0; i < len; i++) {
-    const c = key.charCodeAt(i);
+    const c = text.charCodeAt(i);
     if (c > 127) {
       len = 0;
       break;
@@ -178,10 +186,50 @@ export function keyAndId(p, key) {
     bytes[keyTextAt + 1 + i] = c;
   }
   bytes[keyTextAt] = len;
-  return p + key;
+  return typeof key === "string" ? p + key : undefined;
 }
-export function startsWith(s, p) {
-  return typeof s === "string" && s.startsWith(p);
+// `${a}${b}` — ToString of each; a Symbol throws.
+export function template(a, b) {
+  try {
+    return `${a}${b}`;
+  } catch (e) {
+    raise(e);
+  }
+}
+// ToString(v), as RegExp#test applies it.
+export function toText(v) {
+  try {
+    return `${v}`;
+  } catch (e) {
+    raise(e);
+  }
+}
+export function keyOfId(id, p) {
+  return id.slice(p.length);
+}
+// `s.startsWith(p)`, `v[name]`, `[...v]`: JavaScript's own reads, which
+// throw on odd values.
+export function callStartsWith(s, p) {
+  try {
+    return s.startsWith(p) ? 1 : 0;
+  } catch (e) {
+    thrown = e;
+    return 2;
+  }
+}
+export function member(v, i) {
+  try {
+    return v[names[i]];
+  } catch (e) {
+    raise(e);
+  }
+}
+export function iterate(v) {
+  try {
+    return [...v];
+  } catch (e) {
+    raise(e);
+  }
 }
 
 // ---- The executor's side of host calls (src/binding/task.rs) ----
@@ -219,15 +267,59 @@ function method(target, name) {
   }
 }
 
+// The TypeScript store's own call expressions, evaluated when a method the
+// protocol requires is not a function, so that the error is the engine's
+// own TypeError for that expression (V8: "this.metadata.get is not a
+// function"; a missing object: "Cannot read properties of undefined (reading
+// 'get')"). The looked-up value stands in for the method: it is not read twice.
+const requiredCalls = {
+  get(id) {
+    return this.metadata.get(id);
+  },
+  put(id, row) {
+    return this.metadata.put(id, row);
+  },
+  delete(id) {
+    return this.metadata.delete(id);
+  },
+  getAll() {
+    return this.metadata.getAll();
+  },
+  setSecret(id, value) {
+    return this.vault.setSecret(id, value);
+  },
+  getSecret(id) {
+    return this.vault.getSecret(id);
+  },
+  deleteSecret(id) {
+    return this.vault.deleteSecret(id);
+  },
+};
+function callMissing(target, name, f, a, b) {
+  const holder = target === undefined || target === null ? target : { [name]: f };
+  requiredCalls[name].call({ metadata: holder, vault: holder }, a, b);
+}
+
+// Flags of callHost's `argc`: the method is one the protocol requires (a
+// missing one throws the engine's error) rather than an optional one (a
+// missing one is reported back, and the store does without it).
+const CALL_ARGC = 3;
+const CALL_REQUIRED = 4;
+
 // `target[name](...args)` as JavaScript does it: the method is looked up now
 // and called with `this` = target; `drive` then awaits the result like
 // `await` (promise, thenable or plain value). Returns 0 when there is a
-// result to await, 1 when the method is not a function, 2 when the lookup
-// or the call threw (the thrown value waits in takeThrown()).
-export function callHost(target, i, argc, a, b) {
+// result to await, 1 when an optional method is not a function, 2 when the
+// lookup or the call threw (the thrown value waits in takeThrown()).
+export function callHost(target, i, flags, a, b) {
   try {
-    const f = method(target, names[i]);
-    if (typeof f !== "function") return 1;
+    const name = names[i];
+    const f = method(target, name);
+    if (typeof f !== "function") {
+      if ((flags & CALL_REQUIRED) === 0) return 1;
+      callMissing(target, name, f, a, b);
+    }
+    const argc = flags & CALL_ARGC;
     // Set after the call: a method that starts other operations
     // synchronously has let theirs be taken by then.
     awaited = argc === 0 ? f.call(target) : argc === 1 ? f.call(target, a) : f.call(target, a, b);
@@ -392,70 +484,66 @@ export function rowState(row, readExpiry) {
   }
 }
 
-// Per entry of a listing: [bits, expiresMs]; bits 1 key in scope, 2 row
-// present, 4 userId matches, 8 projectId matches, and only if `readState`:
-// 16 pending, 32 expiresAt !== undefined (then expiresMs = +new
-// Date(row.expiresAt)).
-export function scanEntries(all, prefix, userId, projectId, readState) {
-  const n = all.length;
-  const out = new Float64Array(2 * n);
-  for (let i = 0; i < n; i++) {
-    const entry = all[i];
-    const key = entry?.key;
-    let bits = 0;
-    let ms = NaN;
-    if (typeof key === "string" && key.startsWith(prefix)) {
-      bits = 1;
-      const row = entry.value;
-      if (row) {
-        bits |= 2;
-        if (row.userId === userId) {
-          bits |= 4;
-          if (row.projectId === projectId) {
-            bits |= 8;
-            if (readState) {
-              if (row.pending === true) bits |= 16;
-              else if (row.expiresAt !== undefined) {
-                bits |= 32;
-                ms = +new Date(row.expiresAt);
-              }
-            }
-          }
-        }
-      }
-    }
-    out[2 * i] = bits;
-    out[2 * i + 1] = ms;
+// delete's reads (Values::delete_state): 0 `row === undefined`, 1
+// `row.pending === true` (a null row throws the host's TypeError), 2
+// committed; 4: it threw, the value waits in takeThrown().
+export function deleteState(row) {
+  try {
+    if (row === undefined) return 0;
+    return row.pending === true ? 1 : 2;
+  } catch (e) {
+    thrown = e;
+    return 4;
   }
-  return out;
 }
 
-// indices.map(i => pick of all[i].value's fields), fields by name index.
-export function pickRows(all, indices, fields) {
-  const out = new Array(indices.length);
-  for (let j = 0; j < indices.length; j++) {
-    const row = all[indices[j]].value;
-    const o = {};
-    for (let f = 0; f < fields.length; f++) o[names[fields[f]]] = row[names[fields[f]]];
-    out[j] = o;
+// listMetadata's loop over a truthy listing answer (Values::list_infos):
+// SPEC §4's code as written there, so that what an odd answer throws (a
+// non-iterable, a null entry, a non-string key, a missing row) is the
+// host's own error for the same expression.
+export function listInfos(all, prefix, userId, projectId) {
+  try {
+    const out = [];
+    for (const entry of all) {
+      if (!entry.key.startsWith(prefix)) continue;
+      const row = entry.value;
+      if (row.userId !== userId || row.projectId !== projectId) continue;
+      if (row.pending === true) continue;
+      if (row.expiresAt !== undefined && new Date(row.expiresAt) <= new Date()) continue;
+      out.push({
+        key: row.key,
+        label: row.label,
+        provider: row.provider,
+        createdAt: row.createdAt,
+        updatedAt: row.updatedAt,
+        expiresAt: row.expiresAt,
+      });
+    }
+    return out;
+  } catch (e) {
+    raise(e);
   }
-  return out;
+}
+
+// deleteAll's scan (Values::scan_scope): the same loop up to its scope
+// check; `[id, …]`, or `[id, row, …]` when `rows`.
+export function scanScope(all, prefix, userId, projectId, rows) {
+  try {
+    const ids = [];
+    for (const entry of all) {
+      if (!entry.key.startsWith(prefix)) continue;
+      const row = entry.value;
+      if (row.userId !== userId || row.projectId !== projectId) continue;
+      if (rows) ids.push(entry.key, row);
+      else ids.push(entry.key);
+    }
+    return ids;
+  } catch (e) {
+    raise(e);
+  }
 }
 
 // list.map(x => x[name])
 export function pluck(list, i) {
   return list.map((x) => x[names[i]]);
-}
-
-// indices.map(i => all[i].key)
-export function entryKeys(all, indices) {
-  const out = new Array(indices.length);
-  for (let j = 0; j < indices.length; j++) out[j] = all[indices[j]]?.key;
-  return out;
-}
-
-// all[i].key, all[i].value
-export function entryAt(all, i) {
-  const entry = all[i];
-  return [entry?.key, entry?.value];
 }

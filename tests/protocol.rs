@@ -97,7 +97,16 @@ fn keys_with(extra: &[&str]) -> Vec<String> {
 #[test]
 fn construction_rejects_bad_scope_without_echoing_it() {
     let w = World::new();
-    let bad = [Js::s(""), Js::s("a/b"), Js::s(&"x".repeat(129)), Js::s("é"), Js::Num(1.0), Js::Undefined, Js::Null];
+    // Tested after ToString: an object is "[object Object]" (a space), an array its joined items.
+    let bad = [
+        Js::s(""),
+        Js::s("a/b"),
+        Js::s(&"x".repeat(129)),
+        Js::s("é"),
+        Js::obj(&[]),
+        Js::Arr(Rc::new(vec![Js::s("a/b")])),
+        Js::Arr(Rc::new(vec![])),
+    ];
     for b in &bad {
         for (u, p) in [(b.clone(), Js::s("p")), (Js::s("u"), b.clone())] {
             let r = server_credential_store_wasm::core::Store::new(
@@ -118,17 +127,63 @@ fn construction_rejects_bad_scope_without_echoing_it() {
     assert!(w.take_calls().is_empty(), "construction touches no host object");
 }
 
+#[test]
+fn construction_converts_scope_ids_with_to_string_and_keeps_them_as_given() {
+    let w = World::new();
+    for (u, p, prefix) in [
+        (Js::Num(42.0), Js::s("p"), "42/p/"),
+        (Js::Null, Js::Undefined, "null/undefined/"),
+        (Js::Arr(Rc::new(vec![Js::s("u")])), Js::Bool(true), "u/true/"),
+    ] {
+        let s: Rc<common::fake::FakeStore> = Rc::new(
+            server_credential_store_wasm::core::Store::new(
+                common::fake::FakeValues,
+                common::fake::FakeKv(w.clone()),
+                common::fake::FakeVault(w.clone()),
+                common::fake::FakeClock(w.clone()),
+                &u,
+                &p,
+            )
+            .unwrap_or_else(|_| panic!("{u:?}/{p:?} refused")),
+        );
+        assert_eq!(s.scope().prefix(), prefix);
+        put(&s, "k", &Js::s(SECRET), no_opts()).unwrap();
+        let row = w.row(&format!("{prefix}k"));
+        assert!(row.prop("userId").same(&u) && row.prop("projectId").same(&p), "rows carry the ids as given");
+        assert_eq!(list(&s).unwrap().items().len(), 1, "the scope check compares the ids as given");
+    }
+}
+
 // ---- §4 get / has ----------------------------------------------------------
 
 #[test]
-fn get_of_invalid_or_non_string_key_is_undefined_without_host_calls() {
+fn get_of_invalid_key_is_undefined_without_host_calls() {
     let (w, s) = world();
-    for k in [Js::s("a/b"), Js::s(""), Js::Num(5.0), Js::Null, Js::Undefined, Js::obj(&[]), Js::s(&"k".repeat(129))] {
+    let empty = Js::Arr(Rc::new(vec![]));
+    for k in [Js::s("a/b"), Js::s(""), empty, Js::obj(&[]), Js::s(&"k".repeat(129))] {
         assert!(matches!(get(&s, &k).unwrap(), Js::Undefined));
         assert!(!has(&s, &k).unwrap());
         assert!(!delete(&s, &k).unwrap());
     }
     assert!(w.take_calls().is_empty());
+}
+
+#[test]
+fn non_string_keys_address_their_to_string() {
+    let (w, s) = world();
+    for (k, id) in
+        [(Js::Num(5.0), "u1/p1/5"), (Js::Null, "u1/p1/null"), (Js::Arr(Rc::new(vec![Js::s("k")])), "u1/p1/k")]
+    {
+        w.take_calls();
+        assert!(matches!(get(&s, &k).unwrap(), Js::Undefined));
+        assert_eq!(w.take_calls(), [format!("metadata.get {id}")]);
+    }
+    let (s2, k) = (s.clone(), Js::Num(42.0));
+    run(async move { s2.put(&k, &Js::s(SECRET), &Js::Undefined).await }).unwrap();
+    let row = w.row("u1/p1/42");
+    assert!(row.prop("key").same(&Js::Num(42.0)), "the row keeps the key as given");
+    assert!(has(&s, &Js::s("42")).unwrap());
+    assert!(delete(&s, &Js::Num(42.0)).unwrap());
 }
 
 #[test]
@@ -258,7 +313,7 @@ fn put_of_invalid_key_rejects_with_type_error_and_no_host_call() {
         assert!(matches!(e, StoreError::InvalidKey));
         assert_eq!(e.to_string(), "ServerCredentialStore: invalid key");
     }
-    let (s2, k) = (s.clone(), Js::Num(7.0));
+    let (s2, k) = (s.clone(), Js::obj(&[]));
     assert!(matches!(run(async move { s2.put(&k, &Js::Null, &Js::Undefined).await }), Err(StoreError::InvalidKey)));
     assert!(w.take_calls().is_empty());
 }
@@ -531,34 +586,45 @@ fn list_metadata_keeps_only_committed_unexpired_rows_of_this_scope_in_kv_order()
 }
 
 #[test]
-fn get_all_undefined_or_null_lists_nothing_and_non_arrays_reject() {
+fn falsy_get_all_lists_nothing_and_a_non_iterable_rejects_with_the_hosts_error() {
     let (w, s) = world();
     assert_eq!(list(&s).unwrap().items().len(), 0);
-    *w.get_all_override.borrow_mut() = Some(Js::Null);
-    assert_eq!(list(&s).unwrap().items().len(), 0);
-    delete_all(&s).unwrap();
-    *w.get_all_override.borrow_mut() = Some(Js::obj(&[]));
-    let e = list(&s).unwrap_err();
-    assert!(matches!(e, StoreError::NotAnArray { .. }));
-    assert!(matches!(delete_all(&s).unwrap_err(), StoreError::NotAnArray { .. }));
+    for falsy in [Js::Null, Js::Num(0.0), Js::s(""), Js::Bool(false)] {
+        *w.get_all_override.borrow_mut() = Some(falsy);
+        assert_eq!(list(&s).unwrap().items().len(), 0);
+        delete_all(&s).unwrap();
+    }
+    for odd in [Js::obj(&[]), Js::Num(3.0)] {
+        *w.get_all_override.borrow_mut() = Some(odd);
+        assert!(matches!(list(&s).unwrap_err(), StoreError::Host(_)));
+        assert!(matches!(delete_all(&s).unwrap_err(), StoreError::Host(_)));
+    }
 }
 
 #[test]
-fn malformed_get_all_entries_are_skipped() {
+fn get_all_entries_are_read_as_the_loop_reads_them() {
     let (w, s) = world();
     let good = Js::obj(&[("key", Js::s("u1/p1/ok")), ("value", ts_row("ok", &[]))]);
+    // Entries of other scopes and rows that name no scope are skipped.
     let entries = vec![
-        Js::Null,
-        Js::Num(3.0),
-        Js::obj(&[("key", Js::Num(1.0)), ("value", ts_row("n", &[]))]),
-        Js::obj(&[("key", Js::s("u1/p1/nov"))]),
+        Js::obj(&[("key", Js::s("u2/p1/x")), ("value", Js::Null)]),
         Js::obj(&[("key", Js::s("u1/p1/str")), ("value", Js::s("row as string"))]),
-        good,
+        good.clone(),
     ];
     *w.get_all_override.borrow_mut() = Some(Js::Arr(Rc::new(entries)));
-    let list = list(&s).unwrap().items();
-    assert_eq!(list.len(), 1);
-    assert_eq!(list[0].prop("key").str(), Some("ok"));
+    let listed = list(&s).unwrap().items();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].prop("key").str(), Some("ok"));
+    // A null entry, a non-string key or a missing row in scope: the host's TypeError.
+    for bad in [
+        Js::Null,
+        Js::obj(&[("key", Js::Num(1.0)), ("value", ts_row("n", &[]))]),
+        Js::obj(&[("key", Js::s("u1/p1/nov"))]),
+    ] {
+        *w.get_all_override.borrow_mut() = Some(Js::Arr(Rc::new(vec![good.clone(), bad])));
+        assert!(matches!(list(&s).unwrap_err(), StoreError::Host(_)));
+        assert!(matches!(delete_all(&s).unwrap_err(), StoreError::Host(_)));
+    }
 }
 
 // ---- §4 deleteAll ----------------------------------------------------------

@@ -60,14 +60,20 @@ fn absent(read: Read) -> Outcome {
 /// get/has (for a strict get, use the task path): step 1, then `metadata.get`.
 /// Returns `drive`'s code.
 pub fn read(store: &Rc<JsStore>, read: Read, key: JsValue, this: JsValue) -> u32 {
-    let Some(a) = store.address(&key) else { return task::finish(None, Ok(absent(read))) };
-    begin(store, Awaits::Row(read), key, this, a)
+    match store.address(&key) {
+        Ok(Some(a)) => begin(store, Awaits::Row(read), key, this, a),
+        Ok(None) => task::finish(None, Ok(absent(read))),
+        Err(e) => task::finish(None, Err(into_js(e))),
+    }
 }
 
 /// delete in the compatible mode: step 1, then `metadata.get`.
 pub fn delete(store: &Rc<JsStore>, key: JsValue) -> u32 {
-    let Some(a) = store.address(&key) else { return task::finish(None, Ok(Outcome::Bool(false))) };
-    begin(store, Awaits::DeleteRow, key, JsValue::UNDEFINED, a)
+    match store.address(&key) {
+        Ok(Some(a)) => begin(store, Awaits::DeleteRow, key, JsValue::UNDEFINED, a),
+        Ok(None) => task::finish(None, Ok(Outcome::Bool(false))),
+        Err(e) => task::finish(None, Err(into_js(e))),
+    }
 }
 
 fn begin(store: &Rc<JsStore>, awaits: Awaits, key: JsValue, this: JsValue, a: Addressed<JsValue>) -> u32 {

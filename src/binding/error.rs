@@ -7,7 +7,14 @@ use super::host::glue;
 use crate::core::StoreError;
 
 pub fn into_js(e: StoreError<JsValue>) -> JsValue {
-    let message = e.message();
+    if let StoreError::Host(raw) = e {
+        return raw;
+    }
+    // A key the host gave keeps its exact text: joined host-side.
+    let message = match e.around_key() {
+        Some((before, key, after)) => glue::message_around(&before, key, after),
+        None => JsValue::from_str(&e.message()),
+    };
     match e {
         StoreError::Host(raw) => raw,
         StoreError::InvalidScope

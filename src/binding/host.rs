@@ -2,7 +2,7 @@
 //! call and called with `this` = the object; results are awaited as JS
 //! `await` does; a sync throw or a rejection comes back as the same value.
 
-use js_sys::{Array, Float64Array};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -16,9 +16,7 @@ use core::task::{Context, Poll};
 use super::error::into_js;
 use super::task;
 use super::Local;
-use crate::core::{
-    Carried, Clock, DateMs, EntryFacts, Facade, Field, MetadataKv, RowState, SecretVault, StoreError, Values, INFO,
-};
+use crate::core::{Carried, Clock, Facade, Field, MetadataKv, RowState, SecretVault, StoreError, Values};
 
 pub mod glue {
     use super::*;
@@ -42,20 +40,31 @@ pub mod glue {
         #[wasm_bindgen(js_name = expiryAndNow)]
         pub fn expiry_and_now(row: &JsValue) -> bool;
         #[wasm_bindgen(js_name = typeError)]
-        pub fn type_error(message: &str) -> JsValue;
+        pub fn type_error(message: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = errorWithCause)]
-        pub fn error_with_cause(message: &str, cause: &JsValue) -> JsValue;
+        pub fn error_with_cause(message: &JsValue, cause: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = aggregateError)]
-        pub fn aggregate_error(errors: &Array, message: &str) -> JsValue;
-        pub fn concat(a: &JsValue, b: &JsValue) -> JsValue;
+        pub fn aggregate_error(errors: &Array, message: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = messageAround)]
+        pub fn message_around(before: &str, key: &JsValue, after: &str) -> JsValue;
         #[wasm_bindgen(js_name = keyAndId)]
-        pub fn key_and_id(prefix: &JsValue, key: &JsValue) -> JsValue;
+        pub fn key_and_id_guarded(prefix: &JsValue, key: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = template)]
+        pub fn template_guarded(a: &JsValue, b: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = toText)]
+        pub fn to_text_guarded(v: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = keyOfId)]
+        pub fn key_of_id(id: &JsValue, prefix: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = callStartsWith)]
+        pub fn call_starts_with(s: &JsValue, prefix: &JsValue) -> u32;
+        #[wasm_bindgen(js_name = member)]
+        pub fn member_guarded(v: &JsValue, index: u32) -> JsValue;
+        #[wasm_bindgen(js_name = iterate)]
+        pub fn iterate_guarded(v: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = versionToken)]
         pub fn version_token() -> String;
         #[wasm_bindgen(js_name = metadataSlot)]
         pub fn metadata_slot(metadata: &JsValue) -> u32;
-        #[wasm_bindgen(js_name = startsWith)]
-        pub fn starts_with(s: &JsValue, prefix: &JsValue) -> bool;
 
         // Batched reads (see the Values defaults in core/host.rs).
         #[wasm_bindgen(js_name = carriedFields)]
@@ -63,26 +72,22 @@ pub mod glue {
         pub fn carried(index: u32) -> JsValue;
         #[wasm_bindgen(js_name = rowState)]
         pub fn row_state(row: &JsValue, read_expiry: bool) -> u32;
-        #[wasm_bindgen(catch, js_name = scanEntries)]
-        pub fn scan_entries(
+        #[wasm_bindgen(js_name = deleteState)]
+        pub fn delete_state(row: &JsValue) -> u32;
+        #[wasm_bindgen(js_name = listInfos)]
+        pub fn list_infos_guarded(all: &JsValue, prefix: &JsValue, user_id: &JsValue, project_id: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = scanScope)]
+        pub fn scan_scope_guarded(
             all: &JsValue,
             prefix: &JsValue,
             user_id: &JsValue,
             project_id: &JsValue,
-            read_state: bool,
-        ) -> Result<Float64Array, JsValue>;
-        #[wasm_bindgen(catch, js_name = pickRows)]
-        pub fn pick_rows(all: &JsValue, indices: &[u32], fields: &[u32]) -> Result<JsValue, JsValue>;
-        #[wasm_bindgen(catch)]
-        pub fn pluck(list: &JsValue, index: u32) -> Result<JsValue, JsValue>;
-        #[wasm_bindgen(catch, js_name = entryKeys)]
-        pub fn entry_keys(all: &JsValue, indices: &[u32]) -> Result<Array, JsValue>;
-        #[wasm_bindgen(catch, js_name = entryAt)]
-        pub fn entry_at(all: &JsValue, index: u32) -> Result<Array, JsValue>;
+            rows: bool,
+        ) -> JsValue;
 
         // The executor's side of host calls (see task.rs).
         #[wasm_bindgen(js_name = callHost)]
-        pub fn call_host(target: &JsValue, method: u32, argc: u32, a: &JsValue, b: &JsValue) -> u32;
+        pub fn call_host(target: &JsValue, method: u32, flags: u32, a: &JsValue, b: &JsValue) -> u32;
         #[wasm_bindgen(js_name = wakeSlot)]
         pub fn wake_slot(slot: u32);
         #[wasm_bindgen(js_name = takeThrown)]
@@ -194,14 +199,12 @@ pub fn init_glue() {
     );
 }
 
-/// Where the glue's `keyAndId` leaves a key's text: its length (0 when the
-/// string cannot be a key, `NOT_A_STRING` for another value), then that
-/// many ASCII bytes.
+/// Where the glue's `keyAndId` leaves a key's text (its ToString): its
+/// length (0 when the text cannot be a key), then that many ASCII bytes.
 struct KeyText(core::cell::UnsafeCell<[u8; 1 + MAX_KEY_TEXT]>);
 // SAFETY: wasm32 without threads; only read right after the glue wrote it.
 unsafe impl Sync for KeyText {}
 const MAX_KEY_TEXT: usize = 128;
-const NOT_A_STRING: u8 = 255;
 static KEY_TEXT: KeyText = KeyText(core::cell::UnsafeCell::new([0; 1 + MAX_KEY_TEXT]));
 
 /// Where the glue's `expiryAndNow` leaves its two times (ms since the epoch).
@@ -274,6 +277,17 @@ enum Args<'a> {
 /// What `callHost` reports (glue.js).
 const AWAITING: u32 = 0;
 const NOT_A_FUNCTION: u32 = 1;
+/// callHost's `flags`: the argument count, and whether the protocol requires
+/// the method (then a missing one throws the engine's own TypeError).
+const CALL_REQUIRED: u32 = 4;
+
+/// Whether a missing method is an error (required) or the store does
+/// without it (optional: `getByPrefix`, the public object's methods).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Required,
+    Optional,
+}
 
 /// `await target[method](...args)`, the one way the store reaches the host:
 /// a sync throw or a rejection comes back as the same value; `None` when
@@ -288,11 +302,12 @@ enum HostCall {
     Taken,
 }
 
-fn host_call(target: &JsValue, method: Method, args: Args<'_>) -> HostCall {
+fn host_call(target: &JsValue, method: Method, args: Args<'_>, need: Need) -> HostCall {
     let Some(slot) = task::current() else {
-        return HostCall::Settled(Some(Err(glue::type_error("ServerCredentialStore: host call outside an operation"))));
+        let message = JsValue::from_str("ServerCredentialStore: host call outside an operation");
+        return HostCall::Settled(Some(Err(glue::type_error(&message))));
     };
-    match start_call(target, method, args) {
+    match start_call(target, method, args, need) {
         Ok(()) => {
             task::begin_await(slot);
             HostCall::Awaiting(slot)
@@ -303,16 +318,18 @@ fn host_call(target: &JsValue, method: Method, args: Args<'_>) -> HostCall {
 }
 
 /// Calls `target[method](...args)` now. `Ok`: its result waits in the glue
-/// for `drive` to await; `Err(None)`: the method is not a function;
-/// `Err(Some(e))`: the lookup or the call threw `e`.
-fn start_call(target: &JsValue, method: Method, args: Args<'_>) -> Result<(), Option<JsValue>> {
+/// for `drive` to await; `Err(None)`: an optional method is not a function;
+/// `Err(Some(e))`: the lookup or the call threw `e` (for a required method
+/// that is not a function, the engine's TypeError for the call expression).
+fn start_call(target: &JsValue, method: Method, args: Args<'_>, need: Need) -> Result<(), Option<JsValue>> {
     let undefined = JsValue::UNDEFINED;
     let (argc, a, b) = match args {
         Args::None => (0, &undefined, &undefined),
         Args::One(a) => (1, a, &undefined),
         Args::Two(a, b) => (2, a, b),
     };
-    match glue::call_host(target, method.index(), argc, a, b) {
+    let flags = if need == Need::Required { argc | CALL_REQUIRED } else { argc };
+    match glue::call_host(target, method.index(), flags, a, b) {
         AWAITING => Ok(()),
         NOT_A_FUNCTION => Err(None),
         _ => Err(Some(glue::take_thrown())),
@@ -322,7 +339,7 @@ fn start_call(target: &JsValue, method: Method, args: Args<'_>) -> Result<(), Op
 /// `start_call` of a method the protocol requires, for a read run without
 /// futures (direct.rs): the error is what `Required` would settle with.
 fn start_required(target: &JsValue, object: &'static str, method: Method, arg: &JsValue) -> Result<(), JsValue> {
-    start_call(target, method, Args::One(arg)).map_err(|thrown| {
+    start_call(target, method, Args::One(arg), Need::Required).map_err(|thrown| {
         thrown.unwrap_or_else(|| into_js(StoreError::MissingMethod { object, method: method.name() }))
     })
 }
@@ -366,7 +383,7 @@ fn call<T>(
     args: Args<'_>,
     map: fn(JsValue) -> T,
 ) -> Required<T> {
-    Required { call: host_call(target, method, args), object, method, map }
+    Required { call: host_call(target, method, args, Need::Required), object, method, map }
 }
 
 impl<T> Future for Required<T> {
@@ -430,24 +447,53 @@ impl Values for JsValues {
     fn error_value(&self, e: JsValue) -> JsValue {
         e
     }
-    fn concat(&self, a: &JsValue, b: &JsValue) -> JsValue {
-        glue::concat(a, b)
+    fn thrown(&self, v: JsValue) -> JsValue {
+        v
+    }
+    fn to_text(&self, v: &JsValue) -> Result<String, JsValue> {
+        glue::guarded(glue::to_text_guarded(v)).map(|t| t.as_string().unwrap_or_default())
+    }
+    fn template(&self, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue> {
+        glue::guarded(glue::template_guarded(a, b))
+    }
+    fn key_of_id(&self, id: &JsValue, prefix: &JsValue) -> JsValue {
+        glue::key_of_id(id, prefix)
+    }
+    fn call_starts_with(&self, s: &JsValue, prefix: &JsValue) -> Result<bool, JsValue> {
+        match glue::call_starts_with(s, prefix) {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(glue::take_thrown()),
+        }
+    }
+    fn member(&self, v: &JsValue, name: Field) -> Result<JsValue, JsValue> {
+        glue::guarded(glue::member_guarded(v, name as u32))
+    }
+    fn iterate(&self, v: &JsValue) -> Result<Vec<JsValue>, JsValue> {
+        let items = glue::guarded(glue::iterate_guarded(v))?;
+        Ok(items.unchecked_into::<Array>().iter().collect())
     }
     /// One crossing: the glue copies a key's text into `KEY_TEXT` (no
-    /// allocation or text decoding) and returns `prefix + key`.
-    fn key_and_id(&self, prefix: &JsValue, key: &JsValue, is_key: &dyn Fn(&[u8]) -> bool) -> Option<(bool, JsValue)> {
-        let id = glue::key_and_id(prefix, key);
+    /// allocation or text decoding) and, for a string key, returns
+    /// `prefix + key`; any other key's id is built once its text passes.
+    fn key_id(
+        &self,
+        prefix: &JsValue,
+        key: &JsValue,
+        is_key: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<Option<JsValue>, JsValue> {
+        let id = glue::guarded(glue::key_and_id_guarded(prefix, key))?;
         // SAFETY: the glue wrote it just now; nothing else runs in between.
         let buf = unsafe { &*KEY_TEXT.0.get() };
-        if buf[0] == NOT_A_STRING {
-            return None;
-        }
-        // A string that cannot be a key arrives as "" (length 0), which fails too.
+        // Text that cannot be a key arrives as "" (length 0), which fails too.
         let len = usize::from(buf[0]).min(MAX_KEY_TEXT);
-        Some((is_key(&buf[1..1 + len]), id))
-    }
-    fn starts_with(&self, s: &JsValue, prefix: &JsValue) -> bool {
-        glue::starts_with(s, prefix)
+        if !is_key(&buf[1..1 + len]) {
+            return Ok(None);
+        }
+        if id.is_undefined() {
+            return self.template(prefix, key).map(Some);
+        }
+        Ok(Some(id))
     }
     fn get(&self, v: &JsValue, name: Field) -> Result<JsValue, JsValue> {
         field(v, name)
@@ -502,58 +548,40 @@ impl Values for JsValues {
         }
     }
 
-    /// One crossing for the whole listing; `date_ms` is the glue's own
-    /// `+new Date(x)`, the same as `JsClock::date_ms`.
-    fn scan_entries(
+    fn delete_state(&self, row: &JsValue) -> Result<RowState, JsValue> {
+        match glue::delete_state(row) {
+            0 => Ok(RowState::Missing),
+            1 => Ok(RowState::Pending),
+            2 => Ok(RowState::Committed { expires: false }),
+            _ => Err(glue::take_thrown()),
+        }
+    }
+
+    /// One crossing for the whole loop; the glue's expiry check is
+    /// `new Date(row.expiresAt) <= new Date()`, as `JsClock` reads it.
+    fn list_infos(
         &self,
-        entries: &JsValue,
-        prefix: &JsValue,
-        user_id: &JsValue,
-        project_id: &JsValue,
-        read_state: bool,
-        _date_ms: DateMs<'_, Self>,
-    ) -> Result<Vec<EntryFacts>, JsValue> {
-        let packed = glue::scan_entries(entries, prefix, user_id, project_id, read_state)?.to_vec();
-        Ok(packed
-            .chunks_exact(2)
-            .map(|pair| {
-                let bits = pair[0] as u32;
-                EntryFacts {
-                    key_in_scope: bits & 1 != 0,
-                    row_present: bits & 2 != 0,
-                    user_matches: bits & 4 != 0,
-                    project_matches: bits & 8 != 0,
-                    state: if !read_state || bits & 8 == 0 {
-                        RowState::Missing
-                    } else if bits & 16 != 0 {
-                        RowState::Pending
-                    } else {
-                        RowState::Committed { expires: bits & 32 != 0 }
-                    },
-                    expires_ms: pair[1],
-                }
-            })
-            .collect())
+        all: &JsValue,
+        [prefix, user_id, project_id]: [&JsValue; 3],
+        _expired: &dyn Fn(&JsValue) -> Result<bool, JsValue>,
+    ) -> Result<JsValue, JsValue> {
+        glue::guarded(glue::list_infos_guarded(all, prefix, user_id, project_id))
     }
 
-    fn entry(&self, entries: &JsValue, i: usize) -> Result<(JsValue, JsValue), JsValue> {
-        let pair = glue::entry_at(entries, i as u32)?;
-        Ok((pair.get(0), pair.get(1)))
-    }
-
-    fn entry_keys(&self, entries: &JsValue, indices: &[usize]) -> Result<Vec<JsValue>, JsValue> {
-        let indices: Vec<u32> = indices.iter().map(|&i| i as u32).collect();
-        Ok(glue::entry_keys(entries, &indices)?.iter().collect())
-    }
-
-    fn entry_infos(&self, entries: &JsValue, indices: &[usize]) -> Result<JsValue, JsValue> {
-        let indices: Vec<u32> = indices.iter().map(|&i| i as u32).collect();
-        let fields: Vec<u32> = INFO.iter().map(|&f| f as u32).collect();
-        glue::pick_rows(entries, &indices, &fields)
-    }
-
-    fn pluck(&self, list: &JsValue, name: Field) -> Result<JsValue, JsValue> {
-        glue::pluck(list, name as u32)
+    /// One crossing for the whole scan.
+    fn scan_scope(
+        &self,
+        all: &JsValue,
+        [prefix, user_id, project_id]: [&JsValue; 3],
+        rows: bool,
+    ) -> Result<Vec<(JsValue, JsValue)>, JsValue> {
+        let flat = glue::guarded(glue::scan_scope_guarded(all, prefix, user_id, project_id, rows))?;
+        let flat: Vec<JsValue> = flat.unchecked_into::<Array>().iter().collect();
+        Ok(if rows {
+            flat.chunks_exact(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect()
+        } else {
+            flat.into_iter().map(|id| (id, JsValue::UNDEFINED)).collect()
+        })
     }
 }
 
@@ -591,7 +619,7 @@ impl MetadataKv<JsValues> for JsKv {
         call(&self.0, "metadata", Method::GetAll, Args::None, value)
     }
     fn get_by_prefix(&self, prefix: &JsValue) -> impl Future<Output = Option<Result<JsValue, JsValue>>> {
-        host_call(&self.0, Method::GetByPrefix, Args::One(prefix))
+        host_call(&self.0, Method::GetByPrefix, Args::One(prefix), Need::Optional)
     }
 }
 
@@ -656,9 +684,9 @@ pub struct JsFacade(pub JsValue);
 
 impl Facade<JsValues> for JsFacade {
     fn delete(&self, key: &JsValue) -> impl Future<Output = Option<Result<JsValue, JsValue>>> {
-        host_call(&self.0, Method::Delete, Args::One(key))
+        host_call(&self.0, Method::Delete, Args::One(key), Need::Optional)
     }
     fn list_metadata(&self) -> impl Future<Output = Option<Result<JsValue, JsValue>>> {
-        host_call(&self.0, Method::ListMetadata, Args::None)
+        host_call(&self.0, Method::ListMetadata, Args::None, Need::Optional)
     }
 }

@@ -140,11 +140,6 @@ impl StoreCore {
         direct::delete(&self.store, key)
     }
 
-    /// `this` is the public object, for `this.listMetadata()`.
-    pub fn keys(&self, this: JsValue) -> u32 {
-        run(&self.store, |s| async move { s.keys_via(&JsFacade(this)).await })
-    }
-
     #[wasm_bindgen(js_name = listMetadata)]
     pub fn list_metadata(&self) -> u32 {
         run(&self.store, |s| async move { s.list_metadata().await })

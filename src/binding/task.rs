@@ -229,7 +229,10 @@ pub fn resume(i: u32, how: u32, value: JsValue) -> u32 {
     match (work, settled) {
         (Some(Work::Task(op)), _) => poll(i, op),
         (Some(Work::Direct(op)), Some(settled)) => direct::resume(i, op, settled),
-        _ => finish(None, Err(glue::type_error("ServerCredentialStore: no operation to resume in this slot"))),
+        _ => finish(
+            None,
+            Err(glue::type_error(&JsValue::from_str("ServerCredentialStore: no operation to resume in this slot"))),
+        ),
     }
 }
 

@@ -42,8 +42,10 @@ pub enum StoreError<E> {
     VaultWriteOrphaned { id: String, cause: E },
     /// → `Error` with `cause`: the vault holds the bytes but the commit write failed.
     CommitOrphaned { id: String, cause: E },
-    /// → `Error` with `cause`: the row is gone but the vault still holds the bytes.
-    VaultDeleteOrphaned { op: DeleteOp, key: String, marker_persisted: bool, cause: E },
+    /// → `Error` with `cause`: the row is gone but the vault still holds the
+    /// bytes. `key` is the key's text for Rust (lone surrogates replaced);
+    /// `key_text` the host's own string, which a binding puts in the message.
+    VaultDeleteOrphaned { op: DeleteOp, key: String, key_text: E, marker_persisted: bool, cause: E },
     /// → `Error` with `cause` (strict update): the new version's row flip
     /// failed and so did deleting the new version's bytes.
     UpdateOrphaned { vault_id: String, cause: E },
@@ -97,6 +99,20 @@ impl<E> StoreError<E> {
             m.push_str(p);
             m
         })
+    }
+
+    /// For a message that names a key the host gave (`VaultDeleteOrphaned`):
+    /// the text before the key, the key as the host's own string, and the
+    /// text after it. A binding joins them host-side, so the key's text is
+    /// kept exactly (SPEC §4 "Host objects").
+    pub fn around_key(&self) -> Option<(String, &E, &'static str)> {
+        let StoreError::VaultDeleteOrphaned { op, key_text, marker_persisted, .. } = self else { return None };
+        let mut before = String::from("ServerCredentialStore.");
+        before.push_str(op.as_str());
+        before.push_str(": metadata removed but vault delete failed for key ");
+        let after =
+            if *marker_persisted { "; orphan marker persisted" } else { "; orphan marker also failed to persist" };
+        Some((before, key_text, after))
     }
 }
 

@@ -10,10 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::Future;
 
-use super::row::{Carried, EntryFacts, Field, RowState, INFO};
-
-/// The host's `+new Date(x)`, as the clock reads it.
-pub type DateMs<'a, V> = &'a dyn Fn(&<V as Values>::Val) -> Result<f64, <V as Values>::Err>;
+use super::row::{Carried, Field, RowState, INFO};
 
 /// The host's dynamic values, with the few JavaScript operations the
 /// protocol applies to them (SPEC §3: rows are read as JS reads them).
@@ -42,10 +39,23 @@ pub trait Values {
     fn error_value(&self, e: Self::Err) -> Self::Val;
     /// The string, if `v` is one.
     fn as_string(&self, v: &Self::Val) -> Option<String>;
-    /// `a + b` of two strings: ids are built host-side so they need not cross as text.
-    fn concat(&self, a: &Self::Val, b: &Self::Val) -> Self::Val;
-    /// `typeof s === "string" && s.startsWith(prefix)`
-    fn starts_with(&self, s: &Self::Val, prefix: &Self::Val) -> bool;
+    /// A value as something thrown (JavaScript can throw any value).
+    fn thrown(&self, v: Self::Val) -> Self::Err;
+    /// JavaScript's ToString, as `RegExp#test` applies it (a Symbol, or a
+    /// `toString` that throws, throws). Text the host cannot give as UTF-8
+    /// (lone surrogates) is replaced by U+FFFD: the key grammar is ASCII.
+    fn to_text(&self, v: &Self::Val) -> Result<String, Self::Err>;
+    /// `` `${a}${b}` ``: ids are built host-side so they need not cross as text.
+    fn template(&self, a: &Self::Val, b: &Self::Val) -> Result<Self::Val, Self::Err>;
+    /// `id.slice(prefix.length)`, both strings: a KV id's key as the host's own text.
+    fn key_of_id(&self, id: &Self::Val, prefix: &Self::Val) -> Self::Val;
+    /// `s.startsWith(prefix)` as JavaScript calls it: a non-string `s`
+    /// throws the host's TypeError.
+    fn call_starts_with(&self, s: &Self::Val, prefix: &Self::Val) -> Result<bool, Self::Err>;
+    /// `v[name]`: a getter may throw, and so does `v` null or undefined.
+    fn member(&self, v: &Self::Val, name: Field) -> Result<Self::Val, Self::Err>;
+    /// `[...v]`, as `for…of` iterates: a non-iterable throws the host's TypeError.
+    fn iterate(&self, v: &Self::Val) -> Result<Vec<Self::Val>, Self::Err>;
     /// `v?.[name]`; a getter may throw.
     fn get(&self, v: &Self::Val, name: Field) -> Result<Self::Val, Self::Err>;
     /// `options.expiresAt.toISOString()`, as the TS store calls it.
@@ -66,16 +76,19 @@ pub trait Values {
     // Batched reads. Each has a plain definition in terms of the methods
     // above; a host may do the same reads in fewer boundary crossings.
 
-    /// For a string `key`: whether its text (UTF-8) passes `is_key` (the key
-    /// grammar), and the id `prefix + key`; `None` for any other value.
-    fn key_and_id(
+    /// SPEC §2 for a key: `SAFE_SEGMENT.test(key)` on its ToString (`is_key`
+    /// is the grammar), then the id `` `${prefix}${key}` ``; `None` when the
+    /// key fails the grammar (no id is built), `Err` when ToString throws.
+    fn key_id(
         &self,
         prefix: &Self::Val,
         key: &Self::Val,
         is_key: &dyn Fn(&[u8]) -> bool,
-    ) -> Option<(bool, Self::Val)> {
-        let text = self.as_string(key)?;
-        Some((is_key(text.as_bytes()), self.concat(prefix, key)))
+    ) -> Result<Option<Self::Val>, Self::Err> {
+        if !is_key(self.to_text(key)?.as_bytes()) {
+            return Ok(None);
+        }
+        self.template(prefix, key).map(Some)
     }
 
     /// put's step 3 reads, in the TS store's order: `options?.label ??
@@ -116,63 +129,80 @@ pub trait Values {
         Ok(RowState::Committed { expires })
     }
 
-    /// [`EntryFacts`] of every entry of a listing array; the state (pending,
-    /// expiry) only when `read_state` (listMetadata: deleteAll and the
-    /// orphan listing read no more than scope, as the TS store's deleteAll);
-    /// `date_ms` is the host's `+new Date(x)` (the clock's).
-    fn scan_entries(
-        &self,
-        entries: &Self::Val,
-        prefix: &Self::Val,
-        user_id: &Self::Val,
-        project_id: &Self::Val,
-        read_state: bool,
-        date_ms: DateMs<'_, Self>,
-    ) -> Result<Vec<EntryFacts>, Self::Err> {
-        let mut all = Vec::new();
-        for entry in self.array_items(entries).unwrap_or_default() {
-            let mut f = EntryFacts::OUT;
-            f.key_in_scope = self.starts_with(&self.get(&entry, Field::Key)?, prefix);
-            if f.key_in_scope {
-                let row = self.get(&entry, Field::Value)?;
-                f.row_present = self.is_truthy(&row);
-                f.user_matches = f.row_present && self.strict_eq(&self.get(&row, Field::UserId)?, user_id);
-                f.project_matches = f.user_matches && self.strict_eq(&self.get(&row, Field::ProjectId)?, project_id);
-                if read_state && f.in_scope() {
-                    f.state = self.row_state(&row, true)?;
-                    if f.state == (RowState::Committed { expires: true }) {
-                        f.expires_ms = date_ms(&self.get(&row, Field::ExpiresAt)?)?;
-                    }
-                }
-            }
-            all.push(f);
+    /// delete's reads (SPEC §3): only `row === undefined` is missing, then
+    /// `row.pending === true` read as JavaScript reads it (`null.pending`
+    /// throws the host's TypeError); anything else is committed.
+    fn delete_state(&self, row: &Self::Val) -> Result<RowState, Self::Err> {
+        if self.is_undefined(row) {
+            return Ok(RowState::Missing);
         }
-        Ok(all)
+        if self.is_true(&self.member(row, Field::Pending)?) {
+            return Ok(RowState::Pending);
+        }
+        Ok(RowState::Committed { expires: false })
     }
 
-    /// `entries[i].key` and `entries[i].value`.
-    fn entry(&self, entries: &Self::Val, i: usize) -> Result<(Self::Val, Self::Val), Self::Err> {
-        let entry = self.array_items(entries).unwrap_or_default().get(i).cloned().unwrap_or_else(|| self.undefined());
-        Ok((self.get(&entry, Field::Key)?, self.get(&entry, Field::Value)?))
-    }
-
-    /// `indices.map(i => entries[i].key)`.
-    fn entry_keys(&self, entries: &Self::Val, indices: &[usize]) -> Result<Vec<Self::Val>, Self::Err> {
-        indices.iter().map(|&i| Ok(self.entry(entries, i)?.0)).collect()
-    }
-
-    /// `indices.map(i => ({ key: row.key, label: row.label, … }))` over `entries[i].value`.
-    fn entry_infos(&self, entries: &Self::Val, indices: &[usize]) -> Result<Self::Val, Self::Err> {
-        let mut infos = Vec::with_capacity(indices.len());
-        for &i in indices {
-            let (_, row) = self.entry(entries, i)?;
+    /// listMetadata's loop (SPEC §4) over a truthy listing answer `all`:
+    /// `for (const entry of all)`, `entry.key.startsWith(prefix)`, the row's
+    /// scope, `pending === true`, `expired(row)` when `row.expiresAt !==
+    /// undefined`, then the info `{ key, label, provider, createdAt,
+    /// updatedAt, expiresAt }`, each entry read whole before the next.
+    fn list_infos(
+        &self,
+        all: &Self::Val,
+        scope: [&Self::Val; 3],
+        expired: &dyn Fn(&Self::Val) -> Result<bool, Self::Err>,
+    ) -> Result<Self::Val, Self::Err> {
+        let mut out = Vec::new();
+        for entry in self.iterate(all)? {
+            let Some(row) = self.scoped_row(&entry, scope)? else { continue };
+            if self.is_true(&self.member(&row, Field::Pending)?) {
+                continue;
+            }
+            if !self.is_undefined(&self.member(&row, Field::ExpiresAt)?) && expired(&row)? {
+                continue;
+            }
             let mut props = Vec::with_capacity(INFO.len());
             for f in INFO {
-                props.push((f, self.get(&row, f)?));
+                props.push((f, self.member(&row, f)?));
             }
-            infos.push(self.object(&refs(&props)));
+            out.push(self.object(&refs(&props)));
         }
-        Ok(self.array(infos))
+        Ok(self.array(out))
+    }
+
+    /// deleteAll's scan (SPEC §4): the same loop up to its scope check, each
+    /// in-scope entry's `entry.key` (read again, as the loop pushes it) and,
+    /// when `rows`, its row (else undefined).
+    fn scan_scope(
+        &self,
+        all: &Self::Val,
+        scope: [&Self::Val; 3],
+        rows: bool,
+    ) -> Result<Vec<(Self::Val, Self::Val)>, Self::Err> {
+        let mut out = Vec::new();
+        for entry in self.iterate(all)? {
+            let Some(row) = self.scoped_row(&entry, scope)? else { continue };
+            out.push((self.member(&entry, Field::Key)?, if rows { row } else { self.undefined() }));
+        }
+        Ok(out)
+    }
+
+    /// One entry's scope check, `scope` being `[prefix, userId, projectId]`:
+    /// `entry.key.startsWith(prefix)`, then `row = entry.value`, `row.userId
+    /// !== userId || row.projectId !== projectId`. The row when in scope.
+    fn scoped_row(
+        &self,
+        entry: &Self::Val,
+        [prefix, user_id, project_id]: [&Self::Val; 3],
+    ) -> Result<Option<Self::Val>, Self::Err> {
+        if !self.call_starts_with(&self.member(entry, Field::Key)?, prefix)? {
+            return Ok(None);
+        }
+        let row = self.member(entry, Field::Value)?;
+        let in_scope = self.strict_eq(&self.member(&row, Field::UserId)?, user_id)
+            && self.strict_eq(&self.member(&row, Field::ProjectId)?, project_id);
+        Ok(in_scope.then_some(row))
     }
 
     /// `list.map(x => x[name])`, `list` being an array.

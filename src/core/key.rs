@@ -52,7 +52,12 @@ impl Scope {
     /// `None` when either part fails the grammar (the caller never echoes it).
     pub fn new(user_id: &str, project_id: &str) -> Option<Scope> {
         (is_safe_segment(user_id) && is_safe_segment(project_id))
-            .then(|| Scope { prefix: [user_id, "/", project_id, "/"].iter().fold(String::new(), |s, p| s + p) })
+            .then(|| Scope::from_prefix([user_id, "/", project_id, "/"].iter().fold(String::new(), |s, p| s + p)))
+    }
+
+    /// The scope of a prefix the host built (`` `${userId}/${projectId}/` ``).
+    pub fn from_prefix(prefix: String) -> Scope {
+        Scope { prefix }
     }
 
     pub fn prefix(&self) -> &str {

@@ -202,50 +202,6 @@ pub enum RowState {
     },
 }
 
-/// What one pass over a listing's `{ key, value }` entries reads of each,
-/// in this order, stopping at the first check that fails (as `&&` would).
-/// The scope decision is the protocol's ([`EntryFacts::in_scope`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct EntryFacts {
-    /// `typeof entry.key === "string" && entry.key.startsWith(prefix)`
-    pub key_in_scope: bool,
-    /// `!!entry.value`
-    pub row_present: bool,
-    /// `entry.value.userId === userId`, `entry.value.projectId === projectId`
-    pub user_matches: bool,
-    pub project_matches: bool,
-    /// The row's state, expiry included (read only for rows in scope, and
-    /// only when asked; else `Missing`).
-    pub state: RowState,
-    /// `+new Date(row.expiresAt)` when it is not undefined (NaN: unparseable).
-    pub expires_ms: f64,
-}
-
-impl EntryFacts {
-    pub const OUT: EntryFacts = EntryFacts {
-        key_in_scope: false,
-        row_present: false,
-        user_matches: false,
-        project_matches: false,
-        state: RowState::Missing,
-        expires_ms: f64::NAN,
-    };
-
-    /// Defence in depth: the KV key has our prefix *and* the row names our scope.
-    pub fn in_scope(&self) -> bool {
-        self.key_in_scope && self.row_present && self.user_matches && self.project_matches
-    }
-
-    /// Listed by listMetadata: in scope, committed, not expired at `now_ms`.
-    pub fn listed(&self, now_ms: f64) -> bool {
-        self.in_scope()
-            && match self.state {
-                RowState::Committed { expires } => !(expires && self.expires_ms <= now_ms),
-                _ => false,
-            }
-    }
-}
-
 /// `new Date(row.expiresAt) <= new Date()` for a row whose `expiresAt` is
 /// not undefined. An unparseable date is NaN, and NaN <= now is false.
 pub fn is_expired<V: Values, C: Clock<V>>(v: &V, clock: &C, row: &V::Val) -> Result<bool, V::Err> {

@@ -11,9 +11,9 @@ use core::cell::OnceCell;
 
 use super::error::{DeleteOp, HostResult, StoreError};
 use super::host::{refs, Clock, Facade, MetadataKv, NoFacade, SecretVault, Values};
-use super::key::{is_safe_bytes, Scope};
+use super::key::{is_safe_bytes, is_safe_segment, Scope};
 use super::lock::{KeyGuard, KeyLocks};
-use super::row::{self, BaseRow, EntryFacts, Field, OrphanReason, RowState};
+use super::row::{self, BaseRow, Field, OrphanReason, RowState};
 
 pub(super) type Result<T, V> = core::result::Result<T, StoreError<<V as Values>::Err>>;
 pub(super) type HostRes<T, V> = core::result::Result<T, <V as Values>::Err>;
@@ -94,13 +94,19 @@ where
     S: SecretVault<V>,
     C: Clock<V>,
 {
-    /// SPEC §2: both scope parts must be strings matching SAFE_SEGMENT.
+    /// SPEC §2: `SAFE_SEGMENT.test(userId) && SAFE_SEGMENT.test(projectId)`
+    /// (ToString first; a throwing ToString is the host's error), then the
+    /// prefix `` `${userId}/${projectId}/` ``. Rows carry the ids as given.
     pub fn new(v: V, kv: K, vault: S, clock: C, user_id: &V::Val, project_id: &V::Val) -> Result<Self, V> {
-        let (Some(user), Some(project)) = (v.as_string(user_id), v.as_string(project_id)) else {
+        let is_segment = |x: &V::Val| v.to_text(x).map(|t| is_safe_segment(&t)).host();
+        if !is_segment(user_id)? || !is_segment(project_id)? {
             return Err(StoreError::InvalidScope);
-        };
-        let scope = Scope::new(&user, &project).ok_or(StoreError::InvalidScope)?;
-        let prefix = v.string(scope.prefix());
+        }
+        let slash = v.string("/");
+        let user_part = v.template(user_id, &slash).host()?;
+        let project_part = v.template(project_id, &slash).host()?;
+        let prefix = v.template(&user_part, &project_part).host()?;
+        let scope = Scope::from_prefix(v.as_string(&prefix).unwrap_or_default());
         Ok(Store {
             prefix,
             user_id: user_id.clone(),
@@ -148,11 +154,11 @@ where
         &self.vault
     }
 
-    /// get/has step 1: the id of `key`; `None` for a non-string key or one
-    /// that fails the grammar (the read is then absent, with no host call).
-    pub fn address(&self, key: &V::Val) -> Option<Addressed<V::Val>> {
-        let (is_key, id) = self.v.key_and_id(&self.prefix, key, &is_safe_bytes)?;
-        is_key.then(|| Addressed::new(id))
+    /// Step 1 of get/has/put/delete: the id of `key`; `None` for a key that
+    /// fails the grammar after ToString (no host call follows); the host's
+    /// error when ToString throws.
+    pub fn address(&self, key: &V::Val) -> Result<Option<Addressed<V::Val>>, V> {
+        Ok(self.v.key_id(&self.prefix, key, &is_safe_bytes).host()?.map(Addressed::new))
     }
 
     /// Strict mode: the turn of one id for a write. Compatible mode: none.
@@ -176,7 +182,7 @@ where
         if self.strict {
             return self.get_strict(key, this).await;
         }
-        let Some(a) = self.address(key) else { return Ok(self.v.undefined()) };
+        let Some(a) = self.address(key)? else { return Ok(self.v.undefined()) };
         match self.read(Read::Get, key, &a, this).await? {
             ReadEnd::Secret(value) => Ok(value),
             _ => Ok(self.v.undefined()),
@@ -186,7 +192,7 @@ where
     /// get in strict mode (the wasm binding runs the compatible get without
     /// futures, see `read`).
     pub async fn get_strict(&self, key: &V::Val, this: &impl Facade<V>) -> Result<V::Val, V> {
-        let Some(a) = self.address(key) else { return Ok(self.v.undefined()) };
+        let Some(a) = self.address(key)? else { return Ok(self.v.undefined()) };
         self.get_versioned(key, &a, this).await
     }
 
@@ -214,7 +220,7 @@ where
     }
 
     pub async fn has_via(&self, key: &V::Val, this: &impl Facade<V>) -> Result<bool, V> {
-        let Some(a) = self.address(key) else { return Ok(false) };
+        let Some(a) = self.address(key)? else { return Ok(false) };
         Ok(matches!(self.read(Read::Has, key, &a, this).await?, ReadEnd::Present))
     }
 
@@ -315,7 +321,7 @@ where
 
     /// put(key, value, options?) (SPEC §4 put). `value` goes to the vault untouched.
     pub async fn put(&self, key: &V::Val, value: &V::Val, options: &V::Val) -> Result<(), V> {
-        let a = self.address(key).ok_or(StoreError::InvalidKey)?;
+        let a = self.address(key)?.ok_or(StoreError::InvalidKey)?;
         let _turn = self.write_turn(&a).await;
         let now = self.clock.now_iso().host()?;
         let existing = self.kv.get(&a.id).await.host()?;
@@ -470,7 +476,7 @@ where
     /// delete(key) → whether a committed row was deleted (SPEC §4 delete).
     /// A pending row is left alone: it protects an in-flight put or an orphan marker.
     pub async fn delete(&self, key: &V::Val) -> Result<bool, V> {
-        let Some(a) = self.address(key) else { return Ok(false) };
+        let Some(a) = self.address(key)? else { return Ok(false) };
         let _turn = self.write_turn(&a).await;
         let row = self.kv.get(&a.id).await.host()?;
         if !self.deletes(&row)? {
@@ -481,9 +487,10 @@ where
     }
 
     /// delete step 2: only a committed row is deleted (a pending row is a
-    /// put in flight, or an orphan marker for reconcile).
+    /// put in flight, or an orphan marker for reconcile). Rows are read as
+    /// SPEC §3 says delete reads them (`Values::delete_state`).
     pub fn deletes(&self, row: &V::Val) -> Result<bool, V> {
-        Ok(matches!(self.v.row_state(row, false).host()?, RowState::Committed { .. }))
+        Ok(matches!(self.v.delete_state(row).host()?, RowState::Committed { .. }))
     }
 
     /// Metadata first, then the vault; a vault failure leaves a marker
@@ -534,7 +541,8 @@ where
             Err(_) => false,
         };
         let key = self.scope.key_of(a.text(&self.v)).unwrap_or(a.text(&self.v)).to_owned();
-        StoreError::VaultDeleteOrphaned { op, key, marker_persisted, cause: e }
+        let key_text = self.v.thrown(self.v.key_of_id(&a.id, &self.prefix));
+        StoreError::VaultDeleteOrphaned { op, key, key_text, marker_persisted, cause: e }
     }
 
     /// Deletes the bytes a row points at: the plain id, or in strict mode
@@ -580,13 +588,17 @@ where
         self.v.pluck(&infos, Field::Key).host()
     }
 
-    /// listMetadata(): committed, unexpired rows of this scope, in the KV's order.
+    /// listMetadata(): committed, unexpired rows of this scope, in the KV's
+    /// order (SPEC §4's loop, `Values::list_infos`).
     pub async fn list_metadata(&self) -> Result<V::Val, V> {
-        let Some((entries, facts)) = self.listing(true).await? else { return Ok(self.v.array(Vec::new())) };
-        let expiring = facts.iter().any(|f| f.in_scope() && f.state == (RowState::Committed { expires: true }));
-        let now = if expiring { self.clock.now_ms().host()? } else { f64::NAN };
-        let listed: Vec<usize> = (0..facts.len()).filter(|&i| facts[i].listed(now)).collect();
-        self.v.entry_infos(&entries, &listed).host()
+        let Some(all) = self.listing().await? else { return Ok(self.v.array(Vec::new())) };
+        let expired = |row: &V::Val| row::is_expired(&self.v, &self.clock, row);
+        self.v.list_infos(&all, self.scope_vals(), &expired).host()
+    }
+
+    /// `[prefix, userId, projectId]`, what a listing's scope check compares.
+    fn scope_vals(&self) -> [&V::Val; 3] {
+        [&self.prefix, &self.user_id, &self.project_id]
     }
 
     /// deleteAll(): every scoped id, pending, orphaned and expired included;
@@ -605,11 +617,15 @@ where
         }
     }
 
+    /// One scoped id: its row, then commitDelete. The compatible mode skips
+    /// only `row === undefined`, as the TypeScript store does; strict mode
+    /// skips any falsy row.
     async fn delete_scoped_id(&self, id: &V::Val) -> Result<(), V> {
         let a = self.readdress(id);
         let _turn = self.write_turn(&a).await;
         let row = self.kv.get(&a.id).await.host()?;
-        if !self.v.is_truthy(&row) {
+        let skip = if self.strict { !self.v.is_truthy(&row) } else { self.v.is_undefined(&row) };
+        if skip {
             return Ok(());
         }
         self.commit_delete(&a, &row, DeleteOp::DeleteAll).await
@@ -622,42 +638,25 @@ where
     }
 
     /// A listing from `getByPrefix(prefix)` when the KV offers it, else
-    /// `getAll()`: the entries array and what each entry holds, read in one
-    /// pass. `None` when the KV resolved undefined or null (no rows).
-    async fn listing(&self, read_state: bool) -> Result<Option<(V::Val, Vec<EntryFacts>)>, V> {
-        let v = &self.v;
-        let (all, what) = match self.kv.get_by_prefix(&self.prefix).await {
-            Some(found) => (found.host()?, "metadata.getByPrefix()"),
-            None => (self.kv.get_all().await.host()?, "metadata.getAll()"),
+    /// `getAll()`; `None` for a falsy answer (no rows).
+    async fn listing(&self) -> Result<Option<V::Val>, V> {
+        let all = match self.kv.get_by_prefix(&self.prefix).await {
+            Some(found) => found.host()?,
+            None => self.kv.get_all().await.host()?,
         };
-        if v.is_nullish(&all) {
-            return Ok(None);
-        }
-        if !v.is_array(&all) {
-            return Err(StoreError::NotAnArray { what });
-        }
-        let date_ms = |x: &V::Val| self.clock.date_ms(x);
-        let facts = v.scan_entries(&all, &self.prefix, &self.user_id, &self.project_id, read_state, &date_ms).host()?;
-        Ok(Some((all, facts)))
+        Ok(self.v.is_truthy(&all).then_some(all))
     }
 
     /// The ids of this scope's entries: the KV key has our prefix and the
     /// row names our userId and projectId (defence in depth).
     pub(super) async fn scoped_ids(&self) -> Result<Vec<V::Val>, V> {
-        let Some((entries, facts)) = self.listing(false).await? else { return Ok(Vec::new()) };
-        let scoped: Vec<usize> = facts.iter().enumerate().filter(|(_, f)| f.in_scope()).map(|(i, _)| i).collect();
-        self.v.entry_keys(&entries, &scoped).host()
+        let Some(all) = self.listing().await? else { return Ok(Vec::new()) };
+        Ok(self.v.scan_scope(&all, self.scope_vals(), false).host()?.into_iter().map(|(id, _)| id).collect())
     }
 
     /// The same entries, as `(id, row)`.
     pub(super) async fn scoped_entries(&self) -> Result<Vec<(V::Val, V::Val)>, V> {
-        let Some((entries, facts)) = self.listing(false).await? else { return Ok(Vec::new()) };
-        let mut scoped = Vec::new();
-        for (i, f) in facts.iter().enumerate() {
-            if f.in_scope() {
-                scoped.push(self.v.entry(&entries, i).host()?);
-            }
-        }
-        Ok(scoped)
+        let Some(all) = self.listing().await? else { return Ok(Vec::new()) };
+        self.v.scan_scope(&all, self.scope_vals(), true).host()
     }
 }

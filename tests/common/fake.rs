@@ -184,11 +184,38 @@ impl Values for FakeValues {
     fn as_string(&self, v: &Js) -> Option<String> {
         v.str().map(str::to_owned)
     }
-    fn concat(&self, a: &Js, b: &Js) -> Js {
-        Js::s(&format!("{}{}", a.str().unwrap_or_default(), b.str().unwrap_or_default()))
+    fn thrown(&self, v: Js) -> Js {
+        v
     }
-    fn starts_with(&self, s: &Js, prefix: &Js) -> bool {
-        matches!((s, prefix), (Js::Str(s), Js::Str(p)) if s.starts_with(&**p))
+    fn to_text(&self, v: &Js) -> Result<String, Js> {
+        to_text(v)
+    }
+    fn template(&self, a: &Js, b: &Js) -> Result<Js, Js> {
+        Ok(Js::s(&(to_text(a)? + &to_text(b)?)))
+    }
+    fn key_of_id(&self, id: &Js, prefix: &Js) -> Js {
+        let (id, prefix) = (id.str().unwrap_or_default(), prefix.str().unwrap_or_default());
+        Js::s(id.get(prefix.len()..).unwrap_or_default())
+    }
+    fn call_starts_with(&self, s: &Js, prefix: &Js) -> Result<bool, Js> {
+        match (s, prefix) {
+            (Js::Str(s), Js::Str(p)) => Ok(s.starts_with(&**p)),
+            (Js::Undefined | Js::Null, _) => Err(Js::error("TypeError", "Cannot read properties of null or undefined")),
+            _ => Err(Js::error("TypeError", "startsWith is not a function")),
+        }
+    }
+    fn member(&self, v: &Js, name: Field) -> Result<Js, Js> {
+        match v {
+            Js::Undefined | Js::Null => Err(Js::error("TypeError", "Cannot read properties of null or undefined")),
+            _ => read(v, name.name()),
+        }
+    }
+    fn iterate(&self, v: &Js) -> Result<Vec<Js>, Js> {
+        match v {
+            Js::Arr(a) => Ok(a.as_ref().clone()),
+            Js::Str(s) => Ok(s.chars().map(|c| Js::s(&c.to_string())).collect()),
+            _ => Err(Js::error("TypeError", "is not iterable")),
+        }
     }
     fn get(&self, v: &Js, name: Field) -> Result<Js, Js> {
         read(v, name.name())
@@ -231,6 +258,25 @@ impl Values for FakeValues {
             _ => None,
         }
     }
+}
+
+/// JavaScript's ToString of the values this model has.
+pub fn to_text(v: &Js) -> Result<String, Js> {
+    Ok(match v {
+        Js::Undefined => "undefined".into(),
+        Js::Null => "null".into(),
+        Js::Bool(b) => b.to_string(),
+        Js::Num(n) if n.fract() == 0.0 && n.abs() < 1e21 => format!("{n:.0}"),
+        Js::Num(n) => n.to_string(),
+        Js::Str(s) => s.to_string(),
+        Js::Date(_) => return Err(Js::error("TypeError", "Date text is not modelled")),
+        Js::Obj(_) => "[object Object]".into(),
+        Js::Arr(a) => a
+            .iter()
+            .map(|x| if matches!(x, Js::Undefined | Js::Null) { Ok(String::new()) } else { to_text(x) })
+            .collect::<Result<Vec<_>, _>>()?
+            .join(","),
+    })
 }
 
 /// `o[name] = v` on a plain object: an existing property keeps its place.

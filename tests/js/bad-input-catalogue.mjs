@@ -13,13 +13,15 @@
 import assert from "node:assert/strict";
 
 import { USER, PROJECT, PREFIX, PAST, FUTURE, BASE_KEYS, row } from "./helpers/rows.mjs";
+import { createHost } from "./helpers/fakes.mjs";
+import { engineMessage, thrownBy } from "./helpers/engine.mjs";
+import { ServerCredentialStore as Oracle } from "../oracle/server-credential-store.mjs";
 
 export { USER, PROJECT, PREFIX };
 export const id = (key) => PREFIX + key;
 const K = "k";
 const ID = id(K);
 const INVALID_KEY = "ServerCredentialStore: invalid key";
-const NOT_ARRAY = "ServerCredentialStore: metadata.getAll() did not resolve to an array";
 
 
 async function outcome(p) {
@@ -44,6 +46,12 @@ const isType = (cls, message) => (e) => {
   else if (message) assert.match(e.message, message);
 };
 const isSame = (x) => (e) => assert.ok(Object.is(e, x), `expected the identical value, got ${safe(e)}`);
+
+/** The same class and the same engine message as `expected`. */
+const isHostError = (expected) => (e) => {
+  assert.strictEqual(Object.getPrototypeOf(e), Object.getPrototypeOf(expected), `expected ${expected}, got ${safe(e)}`);
+  assert.strictEqual(engineMessage(e.message), engineMessage(expected.message));
+};
 
 function safe(v) {
   try {
@@ -106,23 +114,75 @@ function validKeyClass(cls, input, key) {
   };
 }
 
+// A key that is not a string is tested and addressed by its ToString (SPEC
+// §2, second edition): `SAFE_SEGMENT.test(key)`, then `${prefix}${key}`;
+// the row keeps the key as given.
+function convertedKeyClass(cls, input, makeKey, text) {
+  return {
+    group: "key",
+    cls,
+    input,
+    expected: `addresses "${text}" (RegExp#test's ToString): round trip under vault id "${PREFIX}${text}"; the row's key is the value as given`,
+    async run({ store, host }) {
+      const key = makeKey();
+      await store.put(key, "v");
+      assert.strictEqual(host.secrets.get(id(text)), "v");
+      assert.ok(Object.is(host.kv.get(id(text)).key, key), "the row keeps the key as given");
+      assert.strictEqual(await store.get(makeKey()), "v");
+      assert.strictEqual(await store.get(text), "v", "the same credential as its text");
+      assert.strictEqual(await store.has(makeKey()), true);
+      const [listed] = await store.keys();
+      assert.ok(Object.is(listed, key), "keys() lists row.key as stored");
+      assert.strictEqual(await store.delete(makeKey()), true);
+      assert.strictEqual(host.kv.size + host.secrets.size, 0);
+    },
+  };
+}
+
+// A key whose ToString throws: every method rejects with the host's own error.
+function throwingKeyClass(cls, input, makeKey) {
+  return {
+    group: "key",
+    cls,
+    input,
+    expected: "get/has/delete/put reject with the host's own error for ToString (as SAFE_SEGMENT.test(key) throws); no host call",
+    async run({ store, host }) {
+      const same = isHostError(thrownBy(() => /k/.test(makeKey())));
+      for (const op of [(k) => store.get(k), (k) => store.has(k), (k) => store.delete(k), (k) => store.put(k, "v")]) {
+        const p = op(makeKey());
+        assert.ok(p instanceof Promise, "rejects, never a synchronous throw");
+        await rejects(p, same);
+      }
+      assert.deepStrictEqual(host.calls, [], "no host call");
+    },
+  };
+}
+
 const KEYS = [
-  keyClass("number key", "42", () => 42),
-  keyClass("bigint key", "42n", () => 42n),
-  keyClass("symbol key", 'Symbol("k")', () => Symbol("k")),
-  keyClass("object key", '{ toString: () => "k" }', () => ({ toString: () => "k" })),
-  keyClass("array key", '["k"]', () => ["k"]),
-  keyClass("null key", "null", () => null),
-  keyClass("undefined key", "undefined", () => undefined),
-  keyClass("boolean key", "true", () => true),
+  convertedKeyClass("number key", "42", () => 42, "42"),
+  convertedKeyClass("bigint key", "42n", () => 42n, "42"),
+  throwingKeyClass("symbol key", 'Symbol("k")', () => Symbol("k")),
+  throwingKeyClass("key whose toString throws", "{ toString() { throw err } }", () => ({
+    toString() {
+      throw new RangeError("no text");
+    },
+  })),
+  convertedKeyClass("object key", '{ toString: () => "k" }', () => ({ toString: () => "k" }), "k"),
+  keyClass("plain object key", "{} (\"[object Object]\")", () => ({})),
+  convertedKeyClass("array key", '["k"]', () => ["k"], "k"),
+  keyClass("array of two keys", '["a", "b"] ("a,b")', () => ["a", "b"]),
+  convertedKeyClass("null key", "null", () => null, "null"),
+  convertedKeyClass("undefined key", "undefined", () => undefined, "undefined"),
+  convertedKeyClass("boolean key", "true", () => true, "true"),
   keyClass("empty key", '""', () => ""),
+  keyClass("empty array key", '[] ("")', () => []),
   keyClass("129-char key", '"k".repeat(129)', () => "k".repeat(129)),
   keyClass("unicode key", '"ключ", "é", "ǅ"', () => "ключ"),
   keyClass("key with '/'", '"a/b", "../x"', () => "../x"),
   keyClass("NUL in key", '"\\u0000", "a\\u0000"', () => "a\u0000"),
   keyClass("trailing newline key", '"k\\n"', () => "k\n"),
   keyClass("lone surrogate key", '"\\uD800"', () => "\uD800"),
-  keyClass("String object key", 'new String("k")', () => new String("k")),
+  convertedKeyClass("String object key", 'new String("k")', () => new String("k"), "k"),
   validKeyClass("'..' key (the grammar allows dots)", '".."', ".."),
   validKeyClass("128-char key", '"k".repeat(128)', "k".repeat(128)),
   validKeyClass("all grammar characters", '"A-z_0.9:x"', "A-z_0.9:x"),
@@ -390,20 +450,34 @@ function primitiveRowClass(cls, input, value) {
   };
 }
 
+// get/has read `!row` (falsy is missing); delete reads `row === undefined`
+// and then `row.pending` (SPEC §3, second edition).
 function falsyRowClass(cls, input, value) {
   return {
     group: "row",
     cls,
     input,
     expected:
-      "falsy → missing for get/has/delete (no vault call); put takes the UPDATE path (existing !== undefined): setSecret, then the base row without `pending`",
+      "get/has: falsy → missing (no vault call); delete: a committed row, deleted (row, then vault; a vault failure's marker spreads it: no fields of its own); put takes the UPDATE path (existing !== undefined): setSecret, then the base row without `pending`",
     async run({ store, host }) {
       seed(host, K, value);
       assert.strictEqual(await store.get(K), undefined);
       assert.strictEqual(await store.has(K), false);
-      assert.strictEqual(await store.delete(K), false);
-      assert.deepStrictEqual(host.trace(), ["metadata.get", "metadata.get", "metadata.get"]);
+      assert.deepStrictEqual(host.trace(), ["metadata.get", "metadata.get"]);
       host.clearCalls();
+      assert.strictEqual(await store.delete(K), true);
+      assert.deepStrictEqual(host.trace(), ["metadata.get", "metadata.delete", "vault.deleteSecret"]);
+      assert.strictEqual(host.kv.has(ID) || host.secrets.has(ID), false);
+      // The marker of a failed vault delete spreads the row as `{ ...row }` does.
+      seed(host, K, value);
+      const err = new Error("vault down");
+      host.vault.deleteSecret = () => Promise.reject(err);
+      const e = await rejects(store.delete(K), isType(Error, /vault delete failed for key k; orphan marker persisted$/));
+      assert.strictEqual(e.cause, err);
+      const marker = host.kv.get(ID);
+      assert.deepStrictEqual(Object.keys(marker), [...Object.keys({ ...value }), "pending", "orphanedAt", "orphanReason"]);
+      host.clearCalls();
+      seed(host, K, value);
       await store.put(K, "new");
       assert.deepStrictEqual(host.trace(), ["metadata.get", "vault.setSecret", "metadata.put"]);
       assert.deepStrictEqual(Object.keys(host.kv.get(ID)), BASE_KEYS);
@@ -457,8 +531,29 @@ const ROWS = [
   primitiveRowClass("row is a string", '"row"', "row"),
   primitiveRowClass("row is an array", "[]", []),
   primitiveRowClass("row is true", "true", true),
-  falsyRowClass("row is null", "null", null),
-  falsyRowClass("row is 0 / empty string / false", '0, "", false', 0),
+  {
+    group: "row",
+    cls: "row is null",
+    input: "null",
+    expected:
+      "get/has: missing; delete rejects with the host's TypeError for null.pending (nothing deleted); listMetadata/deleteAll reject with the host's TypeError for row.userId; put takes the UPDATE path",
+    async run({ store, host }) {
+      seed(host, K, null);
+      assert.strictEqual(await store.get(K), undefined);
+      assert.strictEqual(await store.has(K), false);
+      const row = null;
+      await rejects(store.delete(K), isHostError(thrownBy(() => row.pending)));
+      assert.strictEqual(host.kv.has(ID) && host.secrets.has(ID), true, "nothing deleted");
+      // The listing loop reads row.userId of every entry in the prefix.
+      await rejects(store.deleteAll(), isHostError(thrownBy(() => row.userId)));
+      await rejects(store.listMetadata(), isHostError(thrownBy(() => row.userId)));
+      await store.put(K, "new");
+      assert.deepStrictEqual(Object.keys(host.kv.get(ID)), BASE_KEYS);
+    },
+  },
+  falsyRowClass("row is 0", "0", 0),
+  falsyRowClass("row is an empty string", '""', ""),
+  falsyRowClass("row is false", "false", false),
   {
     group: "row",
     cls: "throwing getter on pending",
@@ -608,7 +703,7 @@ const ROWS = [
     group: "row",
     cls: "two rows with throwing getters in listMetadata",
     input: "rows [a: get label() throws A, b: get pending() throws B]",
-    expected: "rejects with B: rows are filtered (pending, expiry) before any is mapped to its info (filter, then map)",
+    expected: "rejects with A: each entry is read whole (scope, pending, expiry, then its info) before the next (SPEC §4's loop)",
     async run({ store, host }) {
       const a = row("a");
       const errA = new Error("label of a");
@@ -628,7 +723,7 @@ const ROWS = [
       });
       seed(host, "a", a);
       seed(host, "b", b);
-      await rejects(store.listMetadata(), isSame(errB));
+      await rejects(store.listMetadata(), isSame(errA));
     },
   },
   {
@@ -636,17 +731,15 @@ const ROWS = [
     cls: "KV id in scope with a non-grammar key",
     input: `"${PREFIX}" + "a/b", "\\uD800" (rows of our scope) and vault.deleteSecret rejects`,
     expected:
-      "deleteAll still deletes them; AggregateError whose errors name each key (id minus the prefix); a lone surrogate reads as U+FFFD, the one documented difference (README, compatibility table)",
+      "deleteAll still deletes them; AggregateError whose errors name each key (id minus the prefix) with its exact text, a lone surrogate included",
     async run({ store, host }) {
       for (const key of ["a/b", "\uD800"]) seed(host, key, row(key));
       const err = new Error("vault down");
       host.vault.deleteSecret = () => Promise.reject(err);
       const e = await rejects(store.deleteAll(), isType(AggregateError, "ServerCredentialStore.deleteAll: one or more entries failed"));
-      // The message is built in Rust, whose strings cannot hold a lone
-      // surrogate: the TypeScript store would keep "\uD800" here.
       assert.deepStrictEqual(
         e.errors.map((x) => x.message),
-        ["a/b", "\uFFFD"].map(
+        ["a/b", "\uD800"].map(
           (key) => `ServerCredentialStore.deleteAll: metadata removed but vault delete failed for key ${key}; orphan marker persisted`,
         ),
       );
@@ -889,43 +982,45 @@ const HOSTS = [
   {
     group: "getAll",
     cls: "getAll resolves a non-array",
-    input: '{}, { length: 1, 0: entry }, "abc", 5, true, a Set',
-    expected: `TypeError("${NOT_ARRAY}") from keys, listMetadata and deleteAll (oracle)`,
+    input: '{}, { length: 1, 0: entry }, 5, true, "abc", a Set, a generator, a Map',
+    expected:
+      "the loop of SPEC §4 (`for…of`): a non-iterable rejects with the host's TypeError; a string iterates its characters (no `.key`: TypeError); a Set or a generator of entries is listed; each outcome as the oracle's",
     async run({ store, host }) {
-      const entry = { key: ID, value: row(K) };
-      for (const v of [{}, { length: 1, 0: entry }, "abc", 5, true, new Set([entry])]) {
-        host.metadata.getAll = () => Promise.resolve(v);
-        await rejects(store.keys(), isType(TypeError, NOT_ARRAY));
-        await rejects(store.listMetadata(), isType(TypeError, NOT_ARRAY));
-        await rejects(store.deleteAll(), isType(TypeError, NOT_ARRAY));
-      }
+      const entries = () => [{ key: ID, value: row(K) }];
+      const answers = [
+        () => ({}),
+        () => ({ length: 1, 0: entries()[0] }),
+        () => 5,
+        () => true,
+        () => "abc",
+        () => new Set(entries()),
+        () => entries().values(),
+        () => new Map([[ID, row(K)]]),
+      ];
+      for (const answer of answers) await sameAsOracle(store, host, answer);
     },
   },
   {
     group: "getAll",
     cls: "getAll array with junk entries",
-    input: 'null, undefined, 5, "x", [], {}, { key: 5 }, { key: id }, { key: id, value: 0 }, other prefix, a good entry',
-    expected: "junk entries are no rows of ours: only the good entry is listed and deleted",
+    input: 'each of null, undefined, 5, "x", [], {}, { key: 5 }, { key: id }, { key: id, value: 0 }, other prefix, { key: new String(id) }, before a good entry',
+    expected:
+      "the loop of SPEC §4: a junk entry in front either rejects the listing with the host's TypeError (null, no key, a non-string key, no row) or is skipped (a row of no scope, another prefix); each outcome as the oracle's",
     async run({ store, host }) {
-      const good = { key: id("good"), value: row("good") };
       const junk = [
-        null,
-        undefined,
-        5,
-        "x",
-        [],
-        {},
-        { key: 5, value: row("n") },
-        { key: id("novalue") },
-        { key: id("zero"), value: 0 },
-        { key: "user-1/other/k", value: row("k") },
-        { key: new String(id("obj")), value: row("obj") },
+        () => null,
+        () => undefined,
+        () => 5,
+        () => "x",
+        () => [],
+        () => ({}),
+        () => ({ key: 5, value: row("n") }),
+        () => ({ key: id("novalue") }),
+        () => ({ key: id("zero"), value: 0 }),
+        () => ({ key: "user-1/other/k", value: row("k") }),
+        () => ({ key: new String(id("obj")), value: row("obj") }),
       ];
-      host.metadata.getAll = () => Promise.resolve([...junk, good]);
-      assert.deepStrictEqual(await store.keys(), ["good"]);
-      host.clearCalls();
-      await store.deleteAll();
-      assert.deepStrictEqual(host.callsOf("metadata", "get"), [[id("good")]]);
+      for (const entry of junk) await sameAsOracle(store, host, () => [entry(), { key: id("good"), value: row("good") }]);
     },
   },
   {
@@ -948,6 +1043,29 @@ const HOSTS = [
     },
   },
 ];
+
+/**
+ * keys, listMetadata and deleteAll over a KV whose getAll() answers
+ * `answer()`: the store under test and the oracle (on a host of its own)
+ * give the same outcome and make the same host calls.
+ */
+async function sameAsOracle(store, host, answer) {
+  const outcomes = async (s, h) => {
+    h.kv.clear();
+    h.metadata.getAll = () => Promise.resolve(answer());
+    h.clearCalls();
+    const out = [];
+    for (const op of ["keys", "listMetadata", "deleteAll"]) {
+      const r = await outcome(s[op]());
+      out.push(r.ok ? { ok: true, value: r.value } : { ok: false, proto: Object.getPrototypeOf(r.error), message: engineMessage(r.error.message) });
+    }
+    return { out, trace: h.trace() };
+  };
+  const oracleHost = createHost();
+  const expected = await outcomes(new Oracle({ vault: oracleHost.vault, metadata: oracleHost.metadata, userId: USER, projectId: PROJECT }), oracleHost);
+  const got = await outcomes(store, host);
+  assert.deepStrictEqual(got, expected, `getAll() answering ${safe(answer())}`);
+}
 
 async function lifecycle(store) {
   await store.put("a", "A", { label: "la" });

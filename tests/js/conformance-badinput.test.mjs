@@ -38,17 +38,56 @@ describe("non-string keys", () => {
     ["function", () => "k"],
     ["String object", new String("k")],
   ];
+  // SPEC §2 (second edition): the key is tested as SAFE_SEGMENT.test(key)
+  // tests it, after ToString; a valid text addresses `${prefix}${key}` and
+  // the row keeps the key as given; a ToString that throws rejects.
+  const SAFE = /^[A-Za-z0-9._:-]{1,128}$/;
   for (const [label, key] of KEYS()) {
-    test(`${label}: get → undefined, has → false, delete → false, put → TypeError; no host call; instance fine`, async () => {
-      const { host, store } = seeded([[K, "v"], ["null", "n"], ["undefined", "u"], ["1", "one"]]);
-      assert.strictEqual(await assertPromise(store.get(key)), undefined);
-      assert.strictEqual(await assertPromise(store.has(key)), false);
-      assert.strictEqual(await assertPromise(store.delete(key)), false);
-      assertTypeError(await rejection(assertPromise(store.put(key, "v"))), MSG.invalidKey);
-      assert.deepStrictEqual(host.calls, []);
-      assert.strictEqual(await store.get("null"), "n", "the string 'null' is a valid key, null is not");
-      await assertInstanceStillWorks(store, host);
-    });
+    let text;
+    let thrown;
+    try {
+      text = `${key}`;
+    } catch (e) {
+      thrown = e;
+    }
+    const seeds = [[K, "v"], ["null", "n"], ["undefined", "u"], ["1", "one"]];
+    if (thrown !== undefined) {
+      test(`${label}: ToString throws → get/has/delete/put reject with the host's error; no host call; instance fine`, async () => {
+        const { host, store } = seeded(seeds);
+        for (const op of [() => store.get(key), () => store.has(key), () => store.delete(key), () => store.put(key, "v")]) {
+          const err = await rejection(assertPromise(op()));
+          assert.strictEqual(Object.getPrototypeOf(err), Object.getPrototypeOf(thrown));
+          assert.strictEqual(err.message, thrown.message);
+        }
+        assert.deepStrictEqual(host.calls, []);
+        await assertInstanceStillWorks(store, host);
+      });
+    } else if (!SAFE.test(text)) {
+      test(`${label} ("${text}" fails the grammar): get → undefined, has → false, delete → false, put → TypeError; no host call`, async () => {
+        const { host, store } = seeded(seeds);
+        assert.strictEqual(await assertPromise(store.get(key)), undefined);
+        assert.strictEqual(await assertPromise(store.has(key)), false);
+        assert.strictEqual(await assertPromise(store.delete(key)), false);
+        assertTypeError(await rejection(assertPromise(store.put(key, "v"))), MSG.invalidKey);
+        assert.deepStrictEqual(host.calls, []);
+        await assertInstanceStillWorks(store, host);
+      });
+    } else {
+      test(`${label} → addresses "${text}": get, has, put (row keeps the key as given), delete`, async () => {
+        const { host, store } = seeded(seeds);
+        const seededValue = new Map(seeds).get(text);
+        assert.strictEqual(await assertPromise(store.get(key)), seededValue);
+        assert.strictEqual(await assertPromise(store.has(key)), seededValue !== undefined);
+        assert.deepStrictEqual(host.callsOf("metadata", "get"), [[id(text)], [id(text)]]);
+        await assertPromise(store.put(key, "w", { label: "L" }));
+        assert.strictEqual(host.secrets.get(id(text)), "w");
+        assert.ok(Object.is(host.kv.get(id(text)).key, key), "the row keeps the key as given");
+        assert.strictEqual(await store.get(text), "w");
+        assert.strictEqual(await assertPromise(store.delete(key)), true);
+        assert.strictEqual(host.kv.has(id(text)) || host.secrets.has(id(text)), false);
+        await assertInstanceStillWorks(store, host);
+      });
+    }
   }
 
   test("extra arguments are ignored", async () => {

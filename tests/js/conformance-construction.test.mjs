@@ -12,16 +12,11 @@ function build(userId, projectId, host = createHost()) {
 }
 
 // Values that must be rejected, each with a label for the test name.
+// Tested after ToString (SPEC §2, second edition): these texts fail.
 const BAD_SEGMENTS = [
-  ["number", 42],
-  ["null", null],
-  ["undefined", undefined],
-  ["boolean", true],
-  ["plain object", { toString: () => "abc" }],
-  ["array of a valid string", ["abc"]],
-  ["String object", new String("abc")],
-  ["symbol", Symbol("abc")],
-  ["bigint", 12n],
+  ["plain object", {}],
+  ["array of two strings", ["a", "b"]],
+  ["empty array", []],
   ["function", function abc() {}],
   ["empty string", ""],
   ["129 chars", A129],
@@ -57,6 +52,52 @@ describe("construction: SAFE_SEGMENT on userId/projectId", () => {
       });
     }
   }
+
+  // Values whose ToString passes: accepted, and kept as given in every row.
+  const CONVERTED = [
+    ["number", 42, "42"],
+    ["null", null, "null"],
+    ["undefined", undefined, "undefined"],
+    ["boolean", true, "true"],
+    ["object with toString", { toString: () => "abc" }, "abc"],
+    ["array of a valid string", ["abc"], "abc"],
+    ["String object", new String("abc"), "abc"],
+    ["bigint", 12n, "12"],
+  ];
+  for (const [label, value, text] of CONVERTED) {
+    for (const which of ["userId", "projectId"]) {
+      test(`${which} ${label} → accepted as "${text}"; rows carry the value as given`, async () => {
+        const host = createHost();
+        const [user, project] = which === "userId" ? [value, "proj"] : ["user", value];
+        const store = build(user, project, host);
+        const prefix = which === "userId" ? `${text}/proj/` : `user/${text}/`;
+        await store.put("k", "v");
+        assert.strictEqual(host.secrets.get(prefix + "k"), "v");
+        const row = host.kv.get(prefix + "k");
+        assert.ok(Object.is(row.userId, user) && Object.is(row.projectId, project), "the row keeps the ids as given");
+        assert.deepStrictEqual(await store.keys(), ["k"], "the scope check compares the ids as given");
+        assert.strictEqual(await store.get("k"), "v");
+        await store.deleteAll();
+        assert.strictEqual(host.kv.size + host.secrets.size, 0);
+      });
+    }
+  }
+
+  test("a userId or projectId whose ToString throws → that error, synchronously", () => {
+    const err = new RangeError("no text");
+    const throwing = {
+      toString() {
+        throw err;
+      },
+    };
+    for (const args of [[throwing, "p"], ["u", throwing]]) {
+      assert.strictEqual(thrown(() => build(...args)), err);
+    }
+    const sym = thrown(() => build(Symbol("u"), "p"));
+    const expected = thrown(() => /u/.test(Symbol("u")));
+    assert.strictEqual(Object.getPrototypeOf(sym), TypeError.prototype);
+    assert.strictEqual(sym.message, expected.message);
+  });
 
   test("both invalid → the same single TypeError", () => {
     const err = thrown(() => build("a/b", "c/d"));
@@ -97,7 +138,7 @@ describe("construction: SAFE_SEGMENT on userId/projectId", () => {
     // Calls that need no host call still work.
     assert.strictEqual(await store.get("bad/key"), undefined);
     assert.strictEqual(await store.has(""), false);
-    assert.strictEqual(await store.delete(42), false);
+    assert.strictEqual(await store.delete({}), false);
   });
 
   test("the instance exposes the seven async methods", () => {

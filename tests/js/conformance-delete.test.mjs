@@ -1,5 +1,6 @@
 // SPEC §4 delete, commitDelete and deleteAll.
 import { test, describe, assert } from "./helpers/harness.mjs";
+import { engineMessage, thrownBy } from "./helpers/engine.mjs";
 import {
   USER,
   PROJECT,
@@ -44,7 +45,8 @@ function assertAggregate(err, errors) {
 }
 
 describe("delete", () => {
-  const BAD_KEYS = ["", "x".repeat(129), "a/b", "\u00e9", "a\n", 1, null, undefined, {}, Symbol("k"), new String("k")];
+  // Tested after ToString (SPEC §2): these texts fail the grammar.
+  const BAD_KEYS = ["", "x".repeat(129), "a/b", "\u00e9", "a\n", {}, [], ["a", "b"]];
   for (const key of BAD_KEYS) {
     test(`invalid key ${safeString(key).slice(0, 20)} → false, no host call`, async () => {
       const { host, store } = seeded([[K, "v"]]);
@@ -73,11 +75,25 @@ describe("delete", () => {
     assert.ok(host.secrets.has(ID), "vault untouched");
   });
 
-  for (const falsy of [null, 0, "", false]) {
-    test(`falsy row ${JSON.stringify(falsy)} → false, only metadata.get`, async () => {
+  // delete skips only `row === undefined` and then reads `row.pending`
+  // (SPEC §3, second edition).
+  test("a null row → rejects with the host's TypeError for null.pending; nothing deleted", async () => {
+    const { host, store } = setup({ rows: [[ID, null]], secrets: [[ID, "x"]] });
+    const err = await rejection(store.delete(K));
+    const row = null;
+    const expected = thrownBy(() => row.pending);
+    assert.strictEqual(Object.getPrototypeOf(err), TypeError.prototype);
+    assert.strictEqual(engineMessage(err.message), engineMessage(expected.message));
+    assert.deepStrictEqual(host.trace(), ["metadata.get"]);
+    assert.ok(host.kv.has(ID) && host.secrets.has(ID));
+  });
+
+  for (const falsy of [0, "", false]) {
+    test(`falsy row ${JSON.stringify(falsy)} → a committed row: deleted, true`, async () => {
       const { host, store } = setup({ rows: [[ID, falsy]], secrets: [[ID, "x"]] });
-      assert.strictEqual(await store.delete(K), false);
-      assert.deepStrictEqual(host.trace(), ["metadata.get"]);
+      assert.strictEqual(await store.delete(K), true);
+      assert.deepStrictEqual(host.trace(), ["metadata.get", "metadata.delete", "vault.deleteSecret"]);
+      assert.ok(!host.kv.has(ID) && !host.secrets.has(ID));
     });
   }
 
@@ -253,12 +269,17 @@ describe("deleteAll", () => {
     assert.deepStrictEqual(scanned, ["a.userId", "a.projectId", "p.userId", "p.projectId"]);
     assert.deepStrictEqual(host.trace().filter((c) => c === "vault.deleteSecret").length, 2);
 
-    // listMetadata also reads each row's state: pending, then expiresAt
-    // (twice: `!== undefined`, then `new Date(row.expiresAt)`).
+    // listMetadata reads each entry whole before the next (SPEC §4's loop):
+    // scope, pending, expiresAt (twice: `!== undefined`, then `new
+    // Date(row.expiresAt)`), then the info's fields.
     reads = [];
     const { store: lister } = setup({ rows: rows() });
     await lister.listMetadata();
-    assert.deepStrictEqual(reads.slice(0, 7), ["a.userId", "a.projectId", "a.pending", "a.expiresAt", "a.expiresAt", "p.userId", "p.projectId"]);
+    assert.deepStrictEqual(reads, [
+      "a.userId", "a.projectId", "a.pending", "a.expiresAt", "a.expiresAt",
+      "a.key", "a.label", "a.provider", "a.createdAt", "a.updatedAt", "a.expiresAt",
+      "p.userId", "p.projectId", "p.pending",
+    ]);
   });
 
   test("empty KV (getAll → undefined) → resolves, only getAll", async () => {
@@ -271,7 +292,7 @@ describe("deleteAll", () => {
     assert.deepStrictEqual(host.trace(), ["metadata.getAll"]);
   });
 
-  test("an id whose row vanished (or became falsy) after getAll is skipped", async () => {
+  test("an id whose row vanished after getAll is skipped; one that became falsy is deleted", async () => {
     const { host, store } = seeded([["a", "1"], ["gone", "2"], ["zero", "3"], ["b", "4"]]);
     const inner = host.metadata.getAll;
     host.metadata.getAll = async function () {
@@ -285,7 +306,7 @@ describe("deleteAll", () => {
       "metadata.getAll",
       "metadata.get", "metadata.delete", "vault.deleteSecret",
       "metadata.get",
-      "metadata.get",
+      "metadata.get", "metadata.delete", "vault.deleteSecret",
       "metadata.get", "metadata.delete", "vault.deleteSecret",
     ]);
     assert.ok(host.secrets.has(id("gone")), "a skipped id's vault entry is left alone");

@@ -49,13 +49,10 @@ describe("put: key check", () => {
     ["space", "a b"],
     ["trailing newline", "abc\n"],
     ["unicode", "cl\u00e9"],
-    ["number", 1],
-    ["null", null],
-    ["undefined", undefined],
-    ["object", { toString: () => "k" }],
-    ["symbol", Symbol("k")],
-    ["String object", new String("k")],
-    ["array", ["k"]],
+    // Tested after ToString (SPEC §2): these texts fail too.
+    ["plain object", {}],
+    ["array of two keys", ["a", "b"]],
+    ["function", () => "k"],
   ];
   for (const [label, key] of BAD_KEYS) {
     test(`invalid key (${label}) → rejects TypeError("${MSG.invalidKey}"), no host call`, async () => {
@@ -70,6 +67,21 @@ describe("put: key check", () => {
       assert.deepStrictEqual(host.calls, []);
     });
   }
+
+  test("a key whose ToString passes is stored under that text; the row keeps the key as given", async () => {
+    const { host, store } = setup();
+    const keys = [1, null, undefined, { toString: () => "k" }, new String("s"), ["a"], 7n];
+    for (const key of keys) await store.put(key, "v");
+    assert.deepStrictEqual([...host.kv.keys()], ["1", "null", "undefined", "k", "s", "a", "7"].map((k) => id(k)));
+    [...host.kv.values()].forEach((r, i) => assert.ok(Object.is(r.key, keys[i]), `row ${i} keeps its key`));
+  });
+
+  test("a Symbol key → rejects with the host's TypeError (ToString), no host call", async () => {
+    const { host, store } = setup();
+    const err = await rejection(assertPromise(store.put(Symbol("k"), "v")));
+    assert.strictEqual(Object.getPrototypeOf(err), TypeError.prototype);
+    assert.deepStrictEqual(host.calls, []);
+  });
 
   test("128-char key and every allowed character are accepted", async () => {
     const { host, store } = setup();

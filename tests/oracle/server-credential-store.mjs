@@ -1,13 +1,21 @@
-// A plain-JavaScript ServerCredentialStore written from SPEC.md §2–§5: the
-// TypeScript store's algorithm, await for await. Test-only (never shipped):
-// the benchmark's baseline and the differential tests' oracle.
+// A plain-JavaScript ServerCredentialStore written from SPEC.md §2–§5 (second
+// edition): the TypeScript store's algorithm with its await structure. get,
+// has and delete are each one async function awaiting `metadata.get`
+// directly (get returns `vault.getSecret(id)` unawaited); listMetadata is the
+// loop of SPEC §4; keys awaits `this.listMetadata()`; deleteAll awaits one
+// helper that scans and, per id, one that reads the row and one that
+// deletes it. Test-only (never shipped): the benchmark's baseline and the
+// differential tests' oracle.
+//
+// Host calls are written `this.metadata.get(id)` etc., as the TypeScript
+// store writes them, so a missing method throws the engine's own TypeError
+// for that expression.
 
 const SAFE_SEGMENT = /^[A-Za-z0-9._:-]{1,128}$/;
-const isSafe = (s) => typeof s === "string" && SAFE_SEGMENT.test(s);
 
 export class ServerCredentialStore {
   constructor({ vault, metadata, userId, projectId }) {
-    if (!isSafe(userId) || !isSafe(projectId)) {
+    if (!SAFE_SEGMENT.test(userId) || !SAFE_SEGMENT.test(projectId)) {
       throw new TypeError("ServerCredentialStore: invalid userId/projectId");
     }
     this.vault = vault;
@@ -21,31 +29,37 @@ export class ServerCredentialStore {
     return row.expiresAt !== undefined && new Date(row.expiresAt) <= new Date();
   }
 
-  // get/has steps 1–3: the committed, unexpired row, or undefined (an
-  // expired row is deleted through this.delete, its failure swallowed).
-  async liveRow(key) {
-    if (!isSafe(key)) return undefined;
-    const row = await this.metadata.get(this.prefix + key);
+  async get(key) {
+    if (!SAFE_SEGMENT.test(key)) return undefined;
+    const id = `${this.prefix}${key}`;
+    const row = await this.metadata.get(id);
     if (!row || row.pending === true) return undefined;
     if (this.isExpired(row)) {
-      await this.delete(key).catch(() => {});
+      try {
+        await this.delete(key);
+      } catch {}
       return undefined;
     }
-    return row;
-  }
-
-  async get(key) {
-    if ((await this.liveRow(key)) === undefined) return undefined;
-    return await this.vault.getSecret(this.prefix + key);
+    return this.vault.getSecret(id);
   }
 
   async has(key) {
-    return (await this.liveRow(key)) !== undefined;
+    if (!SAFE_SEGMENT.test(key)) return false;
+    const id = `${this.prefix}${key}`;
+    const row = await this.metadata.get(id);
+    if (!row || row.pending === true) return false;
+    if (this.isExpired(row)) {
+      try {
+        await this.delete(key);
+      } catch {}
+      return false;
+    }
+    return true;
   }
 
   async put(key, value, options) {
-    if (!isSafe(key)) throw new TypeError("ServerCredentialStore: invalid key");
-    const id = this.prefix + key;
+    if (!SAFE_SEGMENT.test(key)) throw new TypeError("ServerCredentialStore: invalid key");
+    const id = `${this.prefix}${key}`;
     const now = new Date().toISOString();
     const existing = await this.metadata.get(id);
     const base = {
@@ -100,10 +114,11 @@ export class ServerCredentialStore {
   }
 
   async delete(key) {
-    if (!isSafe(key)) return false;
-    const id = this.prefix + key;
+    if (!SAFE_SEGMENT.test(key)) return false;
+    const id = `${this.prefix}${key}`;
     const row = await this.metadata.get(id);
-    if (!row || row.pending === true) return false;
+    if (row === undefined) return false;
+    if (row.pending === true) return false;
     await this.commitDelete(id, key, row, "delete");
     return true;
   }
@@ -136,40 +151,54 @@ export class ServerCredentialStore {
     return (await this.listMetadata()).map((m) => m.key);
   }
 
-  // Entries of this scope (prefix and row's userId/projectId), as the wasm
-  // store reads them: a malformed entry is no row of ours.
-  async scopedEntries() {
-    const all = (await this.metadata.getAll()) ?? [];
-    if (!Array.isArray(all)) {
-      throw new TypeError("ServerCredentialStore: metadata.getAll() did not resolve to an array");
-    }
-    return all.filter((entry) => {
-      const id = entry?.key;
-      if (typeof id !== "string" || !id.startsWith(this.prefix)) return false;
-      const row = entry.value;
-      return !!row && row.userId === this.userId && row.projectId === this.projectId;
-    });
-  }
-
   async listMetadata() {
-    return (await this.scopedEntries())
-      .filter(({ value: row }) => row.pending !== true && !this.isExpired(row))
-      .map(({ value: row }) => ({
+    const { prefix, userId, projectId } = this;
+    const all = await this.metadata.getAll();
+    if (!all) return [];
+    const out = [];
+    for (const entry of all) {
+      if (!entry.key.startsWith(prefix)) continue;
+      const row = entry.value;
+      if (row.userId !== userId || row.projectId !== projectId) continue;
+      if (row.pending === true) continue;
+      if (row.expiresAt !== undefined && new Date(row.expiresAt) <= new Date()) continue;
+      out.push({
         key: row.key,
         label: row.label,
         provider: row.provider,
         createdAt: row.createdAt,
         updatedAt: row.updatedAt,
         expiresAt: row.expiresAt,
-      }));
+      });
+    }
+    return out;
+  }
+
+  // deleteAll's scan: the listMetadata loop up to its scope check.
+  async scopedIds() {
+    const { prefix, userId, projectId } = this;
+    const all = await this.metadata.getAll();
+    if (!all) return [];
+    const ids = [];
+    for (const entry of all) {
+      if (!entry.key.startsWith(prefix)) continue;
+      const row = entry.value;
+      if (row.userId !== userId || row.projectId !== projectId) continue;
+      ids.push(entry.key);
+    }
+    return ids;
+  }
+
+  async readRow(id) {
+    return await this.metadata.get(id);
   }
 
   async deleteAll() {
     const errors = [];
-    for (const { key: id } of await this.scopedEntries()) {
+    for (const id of await this.scopedIds()) {
       try {
-        const row = await this.metadata.get(id);
-        if (!row) continue;
+        const row = await this.readRow(id);
+        if (row === undefined) continue;
         await this.commitDelete(id, id.slice(this.prefix.length), row, "deleteAll");
       } catch (e) {
         errors.push(e);
