@@ -501,6 +501,27 @@ fn delete_removes_metadata_first_then_the_vault() {
 }
 
 #[test]
+fn delete_reads_odd_rows_as_the_ts_store_does() {
+    let (w, s) = world();
+    // `null.pending` throws: the host's error, nothing deleted.
+    w.set_row("u1/p1/k", Js::Null);
+    w.secrets.borrow_mut().insert("u1/p1/k".into(), Js::s("v"));
+    assert!(matches!(delete(&s, &Js::s("k")), Err(StoreError::Host(_))));
+    assert_eq!(w.take_calls(), ["metadata.get u1/p1/k"]);
+    // Falsy but defined rows are committed rows: deleted.
+    for odd in [Js::Num(0.0), Js::s(""), Js::Bool(false)] {
+        w.set_row("u1/p1/k", odd);
+        w.secrets.borrow_mut().insert("u1/p1/k".into(), Js::s("v"));
+        assert!(delete(&s, &Js::s("k")).unwrap());
+        assert_eq!(w.take_calls(), ["metadata.get u1/p1/k", "metadata.delete u1/p1/k", "vault.deleteSecret u1/p1/k"]);
+        assert!(w.secret("u1/p1/k").is_none());
+    }
+    // get/has read `!row`: missing.
+    w.set_row("u1/p1/k", Js::Num(0.0));
+    assert!(!has(&s, &Js::s("k")).unwrap());
+}
+
+#[test]
 fn delete_of_pending_row_touches_nothing() {
     let (w, s) = world();
     seed(&w, "k", &[("pending", Js::Bool(true))], "v");

@@ -7,7 +7,15 @@
  * text of the failing expression, as its transpiler rewrote it; V8 names
  * the expression only. Comparisons use this part.
  */
-export const engineMessage = (m) => m.replace(/ \(evaluating '.*'\)$/s, "").replace(/\. \(In '.*$/s, "");
+export const engineMessage = (m) =>
+  m
+    .replace(/ \(evaluating '.*'\)$/s, "")
+    .replace(/\. \(In '.*$/s, "")
+    // JavaScriptCore words a `for…of` over a non-iterable by the tier that
+    // runs the loop: "{} is not iterable", or once optimized "undefined is
+    // not a function (near '...entry of all...')". The same TypeError.
+    .replace(/^undefined is not a function \(near '\.\.\.\w+ of \w+\.\.\.'\)$/s, "(not iterable)")
+    .replace(/^.+ is not iterable$/s, "(not iterable)");
 
 /** What `f` throws: the engine's own error for an expression the TS store evaluates. */
 export function thrownBy(f) {

@@ -38,6 +38,8 @@ export function canon(v, seen = new Set()) {
   }
 }
 
+import { engineMessage } from "../helpers/engine.mjs";
+
 /**
  * The comparable form of a thrown/rejected value. `known` lists values the
  * test itself injected: one of them is named by its index (identity), so a
@@ -53,7 +55,7 @@ export function canonError(e, known = [], depth = 0) {
       "error",
       proto?.constructor?.name ?? "?",
       e.name,
-      e.message,
+      engineMessage(e.message),
       Object.hasOwn(e, "cause") ? canonError(e.cause, known, depth + 1) : ["no-cause"],
       e instanceof AggregateError ? Array.from(e.errors, (x) => canonError(x, known, depth + 1)) : null,
     ];

@@ -30,13 +30,25 @@ class FakeDate extends RealDate {
   }
 }
 
+// Scope ids as the caller passes them: strings, and (SPEC §2, second
+// edition) values tested and joined by their ToString but kept as given in
+// rows: 7 is "7" in ids and stays 7 in rows.
 const SCOPES = [
   ["u1", "p1"],
   ["u1", "p2"],
   ["u2", "p1"],
 ];
+const ODD_SCOPES = [
+  [7, "p1"],
+  ["u1", ["p2"]],
+  [null, "p1"],
+];
 const KEY_POOL = ["a", "b", "c", "K-1", "x.y:z"];
-const BAD_KEYS = ["", "a/b", 7, "é", null, "k".repeat(129)];
+// Keys that are not strings: ["num", 7] addresses "7" (a valid key), and so
+// on; "sym" and "throws" reject with the host's error, "obj" ("[object
+// Object]") fails the grammar.
+const ODD_KEYS = [["num", 7], ["null"], ["undef"], ["arr", "a"], ["str-obj", "b"], ["to-string", "c"], ["obj"], ["sym"], ["throws"]];
+const BAD_KEYS = ["", "a/b", "é", "k".repeat(129)];
 const ADVANCES = [0, 1, 999, 1000, 1001, 5000, 60_000, 3_600_000];
 const REL = [-100_000, -1, 0, 1, 3000, 1_000_000];
 const INJECT_KINDS = [
@@ -55,7 +67,14 @@ const INJECT_KINDS = [
   "vaultOnly",
   "dropVault",
   "dropRow",
+  "nullRow",
+  "zeroRow",
+  "stringRow",
 ];
+// What getAll() answers besides the KV's array (SPEC §4's loop: falsy → no
+// rows; any iterable; a non-iterable, a null entry or a non-string key
+// throws the host's TypeError).
+const LISTINGS = ["array", "array", "array", "array", "null", "false", "set", "generator", "object", "nullEntry", "numKey"];
 
 // ------------------------------------------------------------ generation
 
@@ -101,6 +120,7 @@ function genOptions(r) {
 function genSequence(seed, maxOps) {
   const r = rng(seed);
   const nStores = 2 + r.int(2);
+  const scopes = SCOPES.map((s, i) => (r.chance(0.15) ? ODD_SCOPES[i] : s));
   const keys = KEY_POOL.slice(0, 2 + r.int(KEY_POOL.length - 1));
   const faultRate = r.pick([0, 0.03, 0.1, 0.25]);
   const nOps = 5 + r.int(Math.max(1, maxOps - 4));
@@ -108,7 +128,8 @@ function genSequence(seed, maxOps) {
   for (let i = 0; i < nOps; i++) {
     const store = r.int(nStores);
     const advance = r.chance(0.35) ? r.pick(ADVANCES) : 0;
-    const key = r.chance(0.04) ? r.pick(BAD_KEYS) : r.pick(keys);
+    const k = r();
+    const key = k < 0.03 ? r.pick(BAD_KEYS) : k < 0.08 ? ["odd", ...r.pick(ODD_KEYS)] : r.pick(keys);
     const x = r();
     let op;
     if (x < 0.3) op = { m: "put", key, value: genValue(r), options: genOptions(r) };
@@ -118,13 +139,14 @@ function genSequence(seed, maxOps) {
     else if (x < 0.71) op = { m: "keys" };
     else if (x < 0.78) op = { m: "listMetadata" };
     else if (x < 0.83) op = { m: "deleteAll" };
-    else if (x < 0.97) {
-      const scope = r.chance(0.1) ? ["zz", "yy"] : SCOPES[r.int(nStores)];
+    else if (x < 0.95) {
+      const scope = r.chance(0.1) ? ["zz", "yy"] : scopes[r.int(nStores)];
       op = { m: "inject", kind: r.pick(INJECT_KINDS), scope, key: r.pick(keys), n: r.int(1000) };
-    } else op = { m: "tick" };
+    } else if (x < 0.97) op = { m: "listing", kind: r.pick(LISTINGS) };
+    else op = { m: "tick" };
     ops.push({ store, advance, ...op });
   }
-  return { seed, nStores, faultRate, faultSeed: (seed * 2654435761) >>> 0, ops };
+  return { seed, nStores, scopes, faultRate, faultSeed: (seed * 2654435761) >>> 0, ops };
 }
 
 // ------------------------------------------------------------ worlds
@@ -154,6 +176,7 @@ function makeWorld(name, Store, seq) {
     lastVaultReturn: undefined,
     hostCalls: 0,
     stores: [],
+    listing: "array",
   };
 
   function call(object, method, args, perform) {
@@ -214,7 +237,7 @@ function makeWorld(name, Store, seq) {
       });
     },
     getAll() {
-      return call("metadata", "getAll", [...arguments], () => [...kv].map(([key, value]) => ({ key, value })));
+      return call("metadata", "getAll", [...arguments], () => listingOf(world.listing, kv));
     },
     // Present on real backends; the store must never call them.
     putBulk() {
@@ -246,10 +269,65 @@ function makeWorld(name, Store, seq) {
     },
   };
   for (let i = 0; i < seq.nStores; i++) {
-    const [userId, projectId] = SCOPES[i];
+    const [userId, projectId] = seq.scopes[i];
     world.stores.push(new Store({ vault: vaultHost, metadata, userId, projectId }));
   }
   return world;
+}
+
+/** What getAll() answers: the KV's entries in one of the shapes of LISTINGS. */
+function listingOf(kind, kv) {
+  const entries = () => [...kv].map(([key, value]) => ({ key, value }));
+  switch (kind) {
+    case "null":
+      return null;
+    case "false":
+      return false;
+    case "set":
+      return new Set(entries());
+    case "generator":
+      return (function* () {
+        yield* entries();
+      })();
+    case "object":
+      return { length: kv.size, entries: entries() };
+    case "nullEntry":
+      return [...entries(), null];
+    case "numKey":
+      return [...entries(), { key: 5, value: {} }];
+    default:
+      return entries();
+  }
+}
+
+/** A key as the caller passes it (fresh objects each time). */
+function materializeKey(key) {
+  if (!Array.isArray(key)) return key;
+  const [, kind, x] = key;
+  switch (kind) {
+    case "num":
+      return x;
+    case "null":
+      return null;
+    case "undef":
+      return undefined;
+    case "arr":
+      return [x];
+    case "str-obj":
+      return new String(x);
+    case "to-string":
+      return { toString: () => x };
+    case "obj":
+      return {};
+    case "sym":
+      return Symbol("k");
+    default:
+      return {
+        toString() {
+          throw new RangeError("key text refused");
+        },
+      };
+  }
 }
 
 function materializeValue([kind, x]) {
@@ -336,6 +414,12 @@ function injectRow(kind, [userId, projectId], key, n, now) {
       return { ...committed, extra: { nested: [n] }, zz: "x" };
     case "wrongKey":
       return { ...committed, key: "different" + n };
+    case "nullRow":
+      return null;
+    case "zeroRow":
+      return 0;
+    case "stringRow":
+      return "row" + n;
     default:
       throw new Error("unknown row kind " + kind);
   }
@@ -365,8 +449,9 @@ async function runOp(world, op) {
   world.now += op.advance;
   const start = world.trace.length;
   const faultsBefore = world.faults.length;
-  if (op.m === "inject" || op.m === "tick") {
+  if (op.m === "inject" || op.m === "tick" || op.m === "listing") {
     if (op.m === "inject") applyInject(world, op);
+    if (op.m === "listing") world.listing = op.kind;
     return { out: { ok: true, value: ["undefined"] }, trace: [], faults: 0 };
   }
   const store = world.stores[op.store];
@@ -374,9 +459,9 @@ async function runOp(world, op) {
   if (op.m === "put") {
     const value = materializeValue(op.value);
     world.lastPut = value;
-    args = [op.key, value, materializeOptions(op.options, world.now)];
+    args = [materializeKey(op.key), value, materializeOptions(op.options, world.now)];
   } else if (op.m === "get" || op.m === "has" || op.m === "delete") {
-    args = [op.key];
+    args = [materializeKey(op.key)];
   } else {
     args = [];
   }
@@ -428,18 +513,21 @@ const show = (x) => JSON.stringify(x);
  * Returns totals and the first mismatch (or null).
  */
 export async function runDifferential({ Reference, Candidate, sequences, seed = 1, first = 0, maxOps = 40 }) {
-  const totals = { sequences: 0, ops: 0, hostCalls: 0, faults: 0, rejections: 0 };
+  const totals = { sequences: 0, ops: 0, hostCalls: 0, faults: 0, rejections: 0, oddKeys: 0, oddListings: 0, oddScopes: 0 };
   for (let s = first; s < first + sequences; s++) {
     const seqSeed = (seed + s * 0x9e3779b1) >>> 0;
     const seq = genSequence(seqSeed, maxOps);
     const ref = makeWorld("reference", Reference, seq);
     const cand = makeWorld("candidate", Candidate, seq);
     totals.sequences += 1;
+    if (seq.scopes.some((s, i) => s !== SCOPES[i])) totals.oddScopes += 1;
     for (let i = 0; i < seq.ops.length; i++) {
       const op = seq.ops[i];
       const a = await runOp(ref, op);
       const b = await runOp(cand, op);
       totals.ops += 1;
+      if (Array.isArray(op.key)) totals.oddKeys += 1;
+      if (op.m === "listing" && op.kind !== "array") totals.oddListings += 1;
       totals.faults += a.faults;
       if (!a.out.ok) totals.rejections += 1;
       const where = () =>
