@@ -103,8 +103,12 @@ export interface ServerCredentialStoreOptions {
   readonly strict?: boolean;
 }
 
-/** Why `listOrphans` reports a row. */
-export type OrphanFinding = OrphanReason | "unknown" | "stale-pending" | "retired-versions";
+/**
+ * Why `listOrphans` reports a row. `"invalid-key"`: a KV entry of the scope
+ * whose id is not the prefix plus a key of the grammar (for example
+ * `u/p/../../u2/p2/x`); reported, never acted on.
+ */
+export type OrphanFinding = OrphanReason | "unknown" | "stale-pending" | "retired-versions" | "invalid-key";
 
 /** A row that needs repair: never a value. */
 export interface OrphanInfo {
@@ -133,6 +137,8 @@ export interface ReconcileReport {
   readonly failed: ReadonlyArray<OrphanInfo & { readonly error: unknown }>;
   /** No longer the same orphan when its turn came (a write raced the repair). */
   readonly skipped: readonly OrphanInfo[];
+  /** Entries whose id is outside the key grammar (reason `"invalid-key"`): never acted on. */
+  readonly invalid: readonly OrphanInfo[];
 }
 
 /**

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use super::error::{HostResult, StoreError};
 use super::host::{refs, Clock, MetadataKv, SecretVault, Values};
-use super::row::{self, Field, Finding, OrphanReason, RowState};
+use super::row::{Field, Finding, OrphanReason, RowState};
 use super::store::{Addressed, HostRes, Result, Store};
 
 /// Pending rows younger than this may be puts in flight (10 minutes).
@@ -71,15 +71,20 @@ where
         Ok(v.object(&refs(&props)))
     }
 
-    /// reconcile(options?) → `{ dryRun, repaired, failed, skipped }`, each a
-    /// list of orphan infos (`failed` ones carry the `error`). Only a failure
-    /// to list rejects; every per-orphan failure is reported instead.
+    /// reconcile(options?) → `{ dryRun, repaired, failed, skipped, invalid }`,
+    /// each a list of orphan infos (`failed` ones carry the `error`;
+    /// `invalid` lists entries outside the key grammar, never acted on). Only
+    /// a failure to list rejects; every per-orphan failure is reported instead.
     pub async fn reconcile(&self, options: &V::Val) -> Result<V::Val, V> {
         let v = &self.v;
         let stale = self.stale_pending_ms(options)?;
         let dry_run = v.is_truthy(&v.get(options, Field::DryRun).host()?);
-        let (mut repaired, mut failed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut repaired, mut failed, mut skipped, mut invalid) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for orphan in self.list_orphans(stale).await? {
+            if orphan.finding == Finding::InvalidKey {
+                invalid.push(self.orphan_info(&orphan, &[]).host()?);
+                continue;
+            }
             if dry_run {
                 repaired.push(self.orphan_info(&orphan, &[]).host()?);
                 continue;
@@ -97,6 +102,7 @@ where
             (Field::Repaired, v.array(repaired)),
             (Field::Failed, v.array(failed)),
             (Field::Skipped, v.array(skipped)),
+            (Field::Invalid, v.array(invalid)),
         ])))
     }
 
@@ -104,10 +110,16 @@ where
 
     /// Every row of this scope that needs repair: orphan markers, pending
     /// rows older than `stale_pending_ms` (a put whose process died), and in
-    /// strict mode rows still recording retired versions.
+    /// strict mode rows still recording retired versions; and every entry
+    /// whose id is not the prefix plus a key of the grammar (`InvalidKey`:
+    /// its ids are never handed to the vault).
     pub async fn list_orphans(&self, stale_pending_ms: f64) -> Result<Vec<Orphan<V::Val>>, V> {
         let mut found = Vec::new();
         for (id, row) in self.scoped_entries().await? {
+            if !self.has_valid_key(&self.readdress(&id)) {
+                found.push(Orphan { id, row, finding: Finding::InvalidKey });
+                continue;
+            }
             if let Some(finding) = self.finding(&id, &row, stale_pending_ms).host()? {
                 found.push(Orphan { id, row, finding });
             }
@@ -132,8 +144,7 @@ where
         // Strict rows, committed or being deleted (a strict delete turns the
         // row pending first): old versions recorded as still in the vault.
         if self.strict {
-            let id_text = v.as_string(id).unwrap_or_default();
-            if !self.retired_ids_of(&id_text, row)?.is_empty() {
+            if !self.retired_ids_of(&self.readdress(id), row)?.is_empty() {
                 return Ok(Some(Finding::RetiredVersions));
             }
         }
@@ -147,6 +158,9 @@ where
     /// told), so repair means finishing the removal.
     pub async fn repair(&self, orphan: &Orphan<V::Val>, stale_pending_ms: f64) -> Outcome<V::Err> {
         let a = self.readdress(&orphan.id);
+        if !self.has_valid_key(&a) {
+            return Outcome::Skipped;
+        }
         let _turn = self.locks.lock(a.text(&self.v)).await;
         let row = match self.kv.get(&a.id).await {
             Ok(row) => row,
@@ -174,13 +188,9 @@ where
     /// The bytes a marker or pending row may have left: its own vault id
     /// (versioned rows name theirs, in any mode) and retired versions.
     async fn delete_orphan_bytes(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(), V> {
-        let named = self.v.get(row, Field::VaultId)?;
-        let vault_id = match self.v.as_string(&named) {
-            Some(t) if row::is_version_of(a.text(&self.v), &t) => named,
-            _ => a.id.clone(),
-        };
+        let (vault_id, _) = self.named_vault_id(a, row)?;
         self.vault.delete_secret(&vault_id).await?;
-        for retired in self.retired_ids_of(a.text(&self.v), row)? {
+        for retired in self.retired_ids_of(a, row)? {
             self.vault.delete_secret(&retired).await?;
         }
         Ok(())
@@ -188,7 +198,7 @@ where
 
     /// Strict rows: delete each retired version, then rewrite the row without the record.
     async fn clear_retired(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(), V> {
-        for retired in self.retired_ids_of(a.text(&self.v), row)? {
+        for retired in self.retired_ids_of(a, row)? {
             self.vault.delete_secret(&retired).await?;
         }
         let cleared = self.v.spread(row, &[(Field::RetiredVaultIds, &self.v.undefined())])?;

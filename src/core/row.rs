@@ -35,13 +35,14 @@ pub enum Field {
     Repaired,
     Failed,
     Skipped,
+    Invalid,
     Error,
     Detail,
 }
 
 impl Field {
     /// In discriminant order, so a binding can pass a field as its index.
-    pub const ALL: [Field; 25] = [
+    pub const ALL: [Field; 26] = [
         Field::UserId,
         Field::ProjectId,
         Field::Key,
@@ -65,6 +66,7 @@ impl Field {
         Field::Repaired,
         Field::Failed,
         Field::Skipped,
+        Field::Invalid,
         Field::Error,
         Field::Detail,
     ];
@@ -94,6 +96,7 @@ impl Field {
             Field::Repaired => "repaired",
             Field::Failed => "failed",
             Field::Skipped => "skipped",
+            Field::Invalid => "invalid",
             Field::Error => "error",
             Field::Detail => "detail",
         }
@@ -142,6 +145,9 @@ pub enum Finding {
     StalePending,
     /// Strict mode: a committed row recording old versions still in the vault.
     RetiredVersions,
+    /// A KV entry of this scope whose id is not the prefix plus a key of the
+    /// grammar (`u/p/../../u2/p2/x`): reported, never acted on.
+    InvalidKey,
 }
 
 impl Finding {
@@ -151,6 +157,7 @@ impl Finding {
             Finding::UnknownMarker => "unknown",
             Finding::StalePending => "stale-pending",
             Finding::RetiredVersions => "retired-versions",
+            Finding::InvalidKey => "invalid-key",
         }
     }
 }

@@ -298,23 +298,37 @@ where
         Ok(())
     }
 
-    /// The vault id holding a row's bytes: in strict mode its `vaultId` when
-    /// that names a version of this id, else the id itself.
+    /// The vault id holding a row's bytes: in strict mode the one it names
+    /// (`named_vault_id`), else the id itself.
     pub(super) fn vault_id_of(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(V::Val, String), V> {
         if self.strict {
-            let named = self.v.get(row, Field::VaultId)?;
-            if let Some(text) = self.v.as_string(&named).filter(|t| row::is_version_of(a.text(&self.v), t)) {
-                return Ok((named, text));
-            }
+            return self.named_vault_id(a, row);
         }
         Ok((a.id.clone(), a.text(&self.v).to_owned()))
     }
 
-    /// Strict rows: old versions whose delete failed (validated like `vaultId`).
-    pub(super) fn retired_ids_of(&self, id_text: &str, row: &V::Val) -> HostRes<Vec<V::Val>, V> {
+    /// The vault id a row names for its bytes in any mode: its `vaultId`
+    /// when that names a version of this id, else the id itself.
+    pub(super) fn named_vault_id(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(V::Val, String), V> {
+        let named = self.v.get(row, Field::VaultId)?;
+        if let Some(text) = self.v.as_string(&named).filter(|t| row::is_version_of(a.text(&self.v), t)) {
+            return Ok((named, text));
+        }
+        Ok((a.id.clone(), a.text(&self.v).to_owned()))
+    }
+
+    /// Strict rows: old versions whose delete failed (validated like
+    /// `vaultId`). The version the row itself names is never among them,
+    /// whatever the list says: it holds the live value.
+    pub(super) fn retired_ids_of(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<Vec<V::Val>, V> {
         let listed = self.v.get(row, Field::RetiredVaultIds)?;
         let items = self.v.array_items(&listed).unwrap_or_default();
-        Ok(items.into_iter().filter(|t| self.v.as_string(t).is_some_and(|t| row::is_version_of(id_text, &t))).collect())
+        let (_, live) = self.named_vault_id(a, row)?;
+        let id_text = a.text(&self.v);
+        Ok(items
+            .into_iter()
+            .filter(|t| self.v.as_string(t).is_some_and(|t| row::is_version_of(id_text, &t) && t != live))
+            .collect())
     }
 
     // ---- put -----------------------------------------------------------
@@ -428,7 +442,7 @@ where
     ) -> Result<(), V> {
         let new_id = base.vault_id.as_ref().unwrap_or(&a.id);
         let (old_id, old_text) = self.vault_id_of(a, existing).host()?;
-        let mut retired = self.retired_ids_of(a.text(&self.v), existing).host()?;
+        let mut retired = self.retired_ids_of(a, existing).host()?;
         // Over a marker or pending row, the old version is an orphan a
         // listing can see: the flip must keep naming it until it is gone.
         let over_orphan = self.v.row_state(existing, false).host()? != RowState::Committed { expires: false };
@@ -553,7 +567,7 @@ where
         }
         let (vault_id, _) = self.vault_id_of(a, row)?;
         let mut first_error = self.vault.delete_secret(&vault_id).await.err();
-        for retired in self.retired_ids_of(a.text(&self.v), row)? {
+        for retired in self.retired_ids_of(a, row)? {
             if let Err(e) = self.vault.delete_secret(&retired).await {
                 first_error.get_or_insert(e);
             }
@@ -606,6 +620,12 @@ where
     pub async fn delete_all(&self) -> Result<(), V> {
         let mut errors = Vec::new();
         for id in self.scoped_ids().await? {
+            // Strict mode acts only on ids of this scope's key grammar (a KV
+            // entry `prefix + "../x"` is no key of ours); the compatible mode
+            // deletes every scoped id, as the TypeScript store does.
+            if self.strict && !self.has_valid_key(&self.readdress(&id)) {
+                continue;
+            }
             if let Err(e) = self.delete_scoped_id(&id).await {
                 errors.push(e);
             }
@@ -629,6 +649,11 @@ where
             return Ok(());
         }
         self.commit_delete(&a, &row, DeleteOp::DeleteAll).await
+    }
+
+    /// Whether an id found in the KV is this scope's prefix plus a key of the grammar.
+    pub(super) fn has_valid_key(&self, a: &Addressed<V::Val>) -> bool {
+        self.scope.key_of(a.text(&self.v)).is_some_and(is_safe_segment)
     }
 
     /// An id found in the KV, addressed like a key (its text is needed for

@@ -195,4 +195,85 @@ describe("reconciliation", () => {
     assert.deepEqual((await s.listOrphans()).map((o) => o.key), ["d"]);
     assert.deepEqual((await s.reconcile()).repaired.map((o) => o.key), ["d"]);
   });
+
+  // Security review, issue 16 item 3: a KV entry of this scope whose id is
+  // not the prefix plus a grammar key must never reach the vault.
+  test("entries outside the key grammar are listed as invalid-key and never handed to the vault", async () => {
+    for (const mode of [compatStore, strictStore]) {
+      const host = createHost({
+        rows: [
+          ["u/p/../../u2/p2/victim", marker("../../u2/p2/victim", "vault-write-failed", { vaultId: "u/p/../../u2/p2/victim#v1" })],
+          ["u/p/a b", marker("a b", "vault-delete-failed")],
+          ["u/p/ok", marker("ok", "vault-write-failed")],
+        ],
+        secrets: [
+          ["u2/p2/victim", "SECRET-victim"],
+          ["u/p/../../u2/p2/victim", "SECRET-path"],
+          ["u/p/ok", "SECRET-ok"],
+        ],
+      });
+      const s = mode(host);
+      assert.deepEqual(
+        (await s.listOrphans()).map((o) => [o.key, o.reason]),
+        [
+          ["../../u2/p2/victim", "invalid-key"],
+          ["a b", "invalid-key"],
+          ["ok", "vault-write-failed"],
+        ],
+      );
+      const dry = await s.reconcile({ dryRun: true });
+      assert.deepEqual(dry.repaired.map((o) => o.key), ["ok"]);
+      assert.deepEqual(dry.invalid.map((o) => o.key), ["../../u2/p2/victim", "a b"]);
+      host.clearCalls();
+      const report = await s.reconcile();
+      assert.deepEqual(report.repaired.map((o) => o.key), ["ok"]);
+      assert.deepEqual(report.invalid.map((o) => [o.key, o.reason]), [
+        ["../../u2/p2/victim", "invalid-key"],
+        ["a b", "invalid-key"],
+      ]);
+      assert.deepEqual(host.callsOf("vault", "deleteSecret"), [["u/p/ok"]], "only the grammar key's bytes");
+      assert.ok(host.secrets.has("u2/p2/victim") && host.secrets.has("u/p/../../u2/p2/victim"));
+      assert.ok(host.kv.has("u/p/../../u2/p2/victim"), "never acted on");
+    }
+  });
+
+  test("strict deleteAll skips ids outside the key grammar; the compatible one deletes them as the TS store", async () => {
+    const rows = () => [
+      ["u/p/../x", { userId: "u", projectId: "p", key: "../x" }],
+      ["u/p/k", { userId: "u", projectId: "p", key: "k" }],
+    ];
+    const strictHost = createHost({ rows: rows() });
+    await strictStore(strictHost).deleteAll();
+    assert.deepEqual([...strictHost.kv.keys()], ["u/p/../x"]);
+    assert.deepEqual(strictHost.callsOf("metadata", "get"), [["u/p/k"]]);
+    const compatHost = createHost({ rows: rows() });
+    await compatStore(compatHost).deleteAll();
+    assert.deepEqual([...compatHost.kv.keys()], []);
+    assert.deepEqual(compatHost.callsOf("vault", "deleteSecret"), [["u/p/../x"], ["u/p/k"]]);
+  });
+
+  // Issue 16 item 4: a retiredVaultIds list naming the live version.
+  test("reconcile never deletes the version a row names, whatever retiredVaultIds says", async () => {
+    const host = createHost({
+      rows: [
+        [
+          "u/p/k",
+          { userId: "u", projectId: "p", key: "k", vaultId: "u/p/k#live", retiredVaultIds: ["u/p/k#live", "u/p/k#old"] },
+        ],
+        ["u/p/j", { userId: "u", projectId: "p", key: "j", retiredVaultIds: ["u/p/j"] }],
+      ],
+      secrets: [
+        ["u/p/k#live", "SECRET-live"],
+        ["u/p/k#old", "SECRET-old"],
+        ["u/p/j", "SECRET-j"],
+      ],
+    });
+    const s = strictStore(host);
+    assert.deepEqual((await s.listOrphans()).map((o) => [o.key, o.reason]), [["k", "retired-versions"]]);
+    const report = await s.reconcile();
+    assert.deepEqual(report.repaired.map((o) => o.key), ["k"]);
+    assert.deepEqual(host.callsOf("vault", "deleteSecret"), [["u/p/k#old"]]);
+    assert.equal(await s.get("k"), "SECRET-live");
+    assert.equal(await s.get("j"), "SECRET-j");
+  });
 });
