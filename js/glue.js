@@ -15,9 +15,10 @@ let keyTextAt = 0;
 let bytes = new Uint8Array(0);
 let timesIndex = 0;
 let times = new Float64Array(0);
-export function init(list, wasmMemory, threwAddress, keyTextAddress, timesAddress) {
+export function init(list, exports, threwAddress, keyTextAddress, timesAddress) {
   names = list.split(" ");
-  memory = wasmMemory;
+  memory = exports.memory;
+  table = exports.__wbindgen_externrefs;
   statusIndex = threwAddress >>> 2;
   keyTextAt = keyTextAddress;
   timesIndex = timesAddress >>> 3;
@@ -232,6 +233,80 @@ export function iterate(v) {
   }
 }
 
+// ---- Admission: no allocation failure may trap the instance ----
+// Every JS value Rust holds takes a slot of the instance's externref table,
+// and every operation in flight holds some of its linear memory. Growing
+// either can fail at the engine's limits (V8: --wasm-max-table-size, 4 GiB
+// of memory); inside wasm that failure is a trap, and a trap mid-operation
+// leaves the instance unusable for every store. So a store is made, and an
+// operation started, only while both could grow to hold it and every
+// operation already admitted, twice over (wasm-bindgen grows its table by
+// doubling); what the engine can allocate is probed with a throwaway table
+// or memory of that size, once per doubling. A call that cannot be admitted
+// is refused with BUSY; the ones admitted finish normally.
+let table;
+let inflight = 0;
+let tableOk = 0;
+let memoryOk = 0;
+// Generous bounds on what one operation holds between its crossings, not
+// counting a listing's entries (see reserve).
+const SLOTS_PER_CALL = 32;
+const BYTES_PER_CALL = 4096;
+const SLOTS_PER_STORE = 16;
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+
+function canGrowTo(slots, bytes) {
+  const needSlots = 2 * (table.length + slots);
+  if (needSlots > tableOk) {
+    try {
+      new WebAssembly.Table({ element: "externref", initial: needSlots });
+    } catch {
+      return false;
+    }
+    tableOk = needSlots;
+  }
+  const needBytes = memory.buffer.byteLength + bytes;
+  if (needBytes > memoryOk) {
+    const pages = Math.ceil((2 * needBytes) / PAGE);
+    if (pages > MAX_PAGES) return false;
+    try {
+      new WebAssembly.Memory({ initial: pages });
+    } catch {
+      return false;
+    }
+    memoryOk = pages * PAGE;
+  }
+  return true;
+}
+
+// Before an operation's first crossing: whether it may start (then it
+// counts as in flight until `drive` settles it).
+function admit() {
+  const n = inflight + 1;
+  if (!canGrowTo(n * SLOTS_PER_CALL, n * BYTES_PER_CALL)) return false;
+  inflight = n;
+  return true;
+}
+// Before a store is made: room for what it holds for its lifetime.
+function admitStore() {
+  return canGrowTo((inflight + 1) * SLOTS_PER_CALL + SLOTS_PER_STORE, (inflight + 1) * BYTES_PER_CALL);
+}
+// Called by Rust before it takes `values` more JS values at once (a
+// listing's entries, a row's list of retired versions).
+export function reserve(values) {
+  return canGrowTo(inflight * SLOTS_PER_CALL + values, inflight * BYTES_PER_CALL + 64 * values);
+}
+
+const BUSY = "CREDENTIAL_STORE_BUSY";
+export function busyError() {
+  const e = new Error(
+    `ServerCredentialStore: the wasm instance cannot hold another operation now (${inflight} in flight); retry once some have settled`,
+  );
+  e.code = BUSY;
+  return e;
+}
+
 // ---- The executor's side of host calls (src/binding/task.rs) ----
 let thrown;
 export function takeThrown() {
@@ -240,8 +315,41 @@ export function takeThrown() {
   return e;
 }
 
-// What the host's last method call returned, for `drive` to await.
+// What the host's last method call returned, for `drive` to await, and
+// the method's name (for a deadline's message).
 let awaited;
+let awaitedName;
+
+// A store's deadline for host calls (`timeoutMs`, `signal`): the result
+// `drive` awaits, or a rejection once `ms` have passed or `signal` aborts
+// (with `signal.reason`). The host call may still take effect after that:
+// the operation fails as on any rejection, and its write turn is released.
+const TIMEOUT = "CREDENTIAL_STORE_TIMEOUT";
+function withDeadline(pending, deadline, name) {
+  const { ms, signal } = deadline;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    let timer;
+    const onAbort = () => settle(reject, signal.reason);
+    function settle(how, v) {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      how(v);
+    }
+    if (ms !== undefined) {
+      timer = setTimeout(() => {
+        const e = new Error(`ServerCredentialStore: host call ${name} did not settle within ${ms} ms`);
+        e.code = TIMEOUT;
+        settle(reject, e);
+      }, ms);
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+    Promise.resolve(pending).then(
+      (v) => settle(resolve, v),
+      (e) => settle(reject, e),
+    );
+  });
+}
 
 // `target?.[name]`, with one property load site per method name: each site
 // then sees one kind of host object (a KV, a vault, the store itself) and
@@ -323,6 +431,7 @@ export function callHost(target, i, flags, a, b) {
     // Set after the call: a method that starts other operations
     // synchronously has let theirs be taken by then.
     awaited = argc === 0 ? f.call(target) : argc === 1 ? f.call(target, a) : f.call(target, a, b);
+    awaitedName = name;
     return 0;
   } catch (e) {
     thrown = e;
@@ -364,49 +473,55 @@ export function setResult(v) {
 // memory was deoptimized mid-call when memory grew during `resume`, and
 // Node 20's V8 aborted: "unreachable code" in the deoptimizer.)
 export function makeDriver(resume) {
-  return async function drive(code) {
-    for (;;) {
-      const slot = code >>> 3;
-      switch (code & 7) {
-        case 0: {
-          const v = result;
-          result = undefined;
-          return v;
-        }
-        case 1: {
-          const e = result;
-          result = undefined;
-          throw e;
-        }
-        case 2: {
-          const pending = awaited;
-          awaited = undefined;
-          let how = 0;
-          let v;
-          try {
-            v = await pending;
-          } catch (e) {
-            v = e;
-            how = 1;
+  // `inflight` counts the operation from its admission to its end.
+  async function drive(code, deadline) {
+    try {
+      for (;;) {
+        const slot = code >>> 3;
+        switch (code & 7) {
+          case 0: {
+            const v = result;
+            result = undefined;
+            return v;
           }
-          code = resume(slot, how, v);
-          break;
+          case 1: {
+            const e = result;
+            result = undefined;
+            throw e;
+          }
+          case 2: {
+            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+            awaited = undefined;
+            let how = 0;
+            let v;
+            try {
+              v = await pending;
+            } catch (e) {
+              v = e;
+              how = 1;
+            }
+            code = resume(slot, how, v);
+            break;
+          }
+          case 3: {
+            await wakeupOf(slot).promise;
+            wakeups[slot] = undefined;
+            code = resume(slot, 2, undefined);
+            break;
+          }
+          case 4:
+            return undefined;
+          case 5:
+            return false;
+          default:
+            return true;
         }
-        case 3: {
-          await wakeupOf(slot).promise;
-          wakeups[slot] = undefined;
-          code = resume(slot, 2, undefined);
-          break;
-        }
-        case 4:
-          return undefined;
-        case 5:
-          return false;
-        default:
-          return true;
       }
+    } finally {
+      inflight--;
     }
-  };
+  }
+  return { drive, admit, admitStore, busyError };
 }
 
 // Strict mode: a version token for a fresh vault id, unique across

@@ -101,7 +101,30 @@ export interface ServerCredentialStoreOptions {
    * when every reader is this package.
    */
   readonly strict?: boolean;
+  /**
+   * Opt-in deadline for every host call (KV and vault) of this store's
+   * operations, in milliseconds: a call that has not settled by then fails
+   * its operation with an `Error` whose `code` is
+   * `"CREDENTIAL_STORE_TIMEOUT"` (it may still take effect later, as after
+   * any failure whose acknowledgement was lost), and strict mode's write turn
+   * is released.
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Opt-in: when it aborts, every host call in flight, and every later one,
+   * fails its operation with `signal.reason`.
+   */
+  readonly signal?: AbortSignal;
 }
+
+/**
+ * The `code` of the errors the package makes beyond the TypeScript store's:
+ * `"CREDENTIAL_STORE_BUSY"` when the wasm instance cannot hold another
+ * operation or store now (the engine's table or memory limit; the call is
+ * refused before it starts, nothing is written), and
+ * `"CREDENTIAL_STORE_TIMEOUT"` when a host call passed `timeoutMs`.
+ */
+export type CredentialStoreErrorCode = "CREDENTIAL_STORE_BUSY" | "CREDENTIAL_STORE_TIMEOUT";
 
 /**
  * Why `listOrphans` reports a row. `"invalid-key"`: a KV entry of the scope

@@ -4,35 +4,66 @@
 // user-facing shape of the TypeScript ServerCredentialStore (no `free()`:
 // wasm-bindgen registers StoreCore with a FinalizationRegistry, so the GC
 // frees the Rust side together with this object).
+// `timeoutMs` (a positive number of milliseconds) and `signal` (an
+// AbortSignal) of the options, checked; undefined when neither is set.
+function deadlineOf(options) {
+  const ms = options?.timeoutMs;
+  const signal = options?.signal;
+  if (ms !== undefined && !(typeof ms === "number" && ms > 0 && ms <= 2 ** 31 - 1)) {
+    throw new TypeError("ServerCredentialStore: timeoutMs must be a positive number of milliseconds (at most 2147483647)");
+  }
+  if (signal !== undefined && !(typeof signal?.addEventListener === "function" && typeof signal.aborted === "boolean")) {
+    throw new TypeError("ServerCredentialStore: signal must be an AbortSignal");
+  }
+  return ms === undefined && signal === undefined ? undefined : { ms, signal };
+}
+
 export function defineServerCredentialStore(StoreCore) {
   // Each method is one async function (the glue's `drive`) running the Rust
-  // operation that the StoreCore call starts. Made with the first store: in
-  // a browser the wasm is instantiated (init) after this module loads.
+  // operation that the StoreCore call starts, once the glue admits it (the
+  // instance can hold it: see "Admission" in glue.js); a call that cannot be
+  // admitted rejects with a BUSY error. Made with the first store: in a
+  // browser the wasm is instantiated (init) after this module loads.
   let drive;
+  let admit;
+  let admitStore;
+  let busy;
+  const refused = () => Promise.reject(busy());
   return class ServerCredentialStore {
     #core;
+    // `{ ms, signal }` when options set `timeoutMs` or `signal`: every host
+    // call of this store's operations is awaited against it (glue.js).
+    #deadline;
 
     constructor(options) {
+      if (drive === undefined) {
+        ({ drive, admit, admitStore, busyError: busy } = StoreCore.driver(StoreCore.resume));
+      }
+      if (!admitStore()) throw busy();
       this.#core = new StoreCore(options);
-      drive ??= StoreCore.driver(StoreCore.resume);
+      this.#deadline = deadlineOf(options);
     }
 
     // `this` goes along: on an expired row get/has call this.delete(key),
     // and keys calls this.listMetadata(), as the TypeScript store does.
     get(key) {
-      return drive(this.#core.get(key, this));
+      if (!admit()) return refused();
+      return drive(this.#core.get(key, this), this.#deadline);
     }
 
     put(key, value, options) {
-      return drive(this.#core.put(key, value, options));
+      if (!admit()) return refused();
+      return drive(this.#core.put(key, value, options), this.#deadline);
     }
 
     delete(key) {
-      return drive(this.#core.delete(key));
+      if (!admit()) return refused();
+      return drive(this.#core.delete(key), this.#deadline);
     }
 
     has(key) {
-      return drive(this.#core.has(key, this));
+      if (!admit()) return refused();
+      return drive(this.#core.has(key, this), this.#deadline);
     }
 
     // As the TypeScript store writes it: through this.listMetadata() (an
@@ -42,19 +73,23 @@ export function defineServerCredentialStore(StoreCore) {
     }
 
     deleteAll() {
-      return drive(this.#core.deleteAll());
+      if (!admit()) return refused();
+      return drive(this.#core.deleteAll(), this.#deadline);
     }
 
     listMetadata() {
-      return drive(this.#core.listMetadata());
+      if (!admit()) return refused();
+      return drive(this.#core.listMetadata(), this.#deadline);
     }
 
     listOrphans(options) {
-      return drive(this.#core.listOrphans(options));
+      if (!admit()) return refused();
+      return drive(this.#core.listOrphans(options), this.#deadline);
     }
 
     reconcile(options) {
-      return drive(this.#core.reconcile(options));
+      if (!admit()) return refused();
+      return drive(this.#core.reconcile(options), this.#deadline);
     }
   };
 }

@@ -24,7 +24,11 @@ pub mod glue {
 
     #[wasm_bindgen(module = "/js/glue.js")]
     extern "C" {
-        pub fn init(names: &str, memory: &JsValue, threw_address: u32, key_address: u32, times_address: u32);
+        pub fn init(names: &str, exports: &JsValue, threw_address: u32, key_address: u32, times_address: u32);
+        /// Whether the instance can take `values` more JS values now (glue.js "Admission").
+        pub fn reserve(values: u32) -> bool;
+        #[wasm_bindgen(js_name = busyError)]
+        pub fn busy_error() -> JsValue;
         #[wasm_bindgen(js_name = field)]
         pub fn field_guarded(v: &JsValue, index: u32) -> JsValue;
         #[wasm_bindgen(js_name = addLayout)]
@@ -192,7 +196,7 @@ pub fn init_glue() {
     }
     glue::init(
         names.trim_end(),
-        &wasm_bindgen::memory(),
+        &wasm_bindgen::exports(),
         glue::THREW.as_ptr() as u32,
         KEY_TEXT.0.get() as u32,
         TIMES.0.get() as u32,
@@ -519,8 +523,11 @@ impl Values for JsValues {
     fn is_array(&self, v: &JsValue) -> bool {
         Array::is_array(v)
     }
+    /// The elements of an array (a row's retired versions): an array too
+    /// long for the instance to hold reads as none.
     fn array_items(&self, v: &JsValue) -> Option<Vec<JsValue>> {
-        Array::is_array(v).then(|| v.unchecked_ref::<Array>().iter().collect())
+        let list = v.dyn_ref::<Array>()?;
+        glue::reserve(list.length()).then(|| list.iter().collect())
     }
 
     /// One crossing for the reads, then one per value handed over.
@@ -576,7 +583,13 @@ impl Values for JsValues {
         rows: bool,
     ) -> Result<Vec<(JsValue, JsValue)>, JsValue> {
         let flat = glue::guarded(glue::scan_scope_guarded(all, prefix, user_id, project_id, rows))?;
-        let flat: Vec<JsValue> = flat.unchecked_into::<Array>().iter().collect();
+        let flat = flat.unchecked_into::<Array>();
+        // Each entry is held while the operation goes through them, and
+        // reconcile reports each: room for them all, or BUSY.
+        if !glue::reserve(flat.length().saturating_mul(2)) {
+            return Err(glue::busy_error());
+        }
+        let flat: Vec<JsValue> = flat.iter().collect();
         Ok(if rows {
             flat.chunks_exact(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect()
         } else {

@@ -71,11 +71,13 @@ test("free() of the wasm object while an operation is in flight does not break t
   const glue = await import("../../pkg/web/server_credential_store_wasm.js");
   glue.initSync({ module: readFileSync(new URL("../../pkg/web/server_credential_store_wasm_bg.wasm", import.meta.url)) });
   const { StoreCore } = glue;
-  const drive = StoreCore.driver(StoreCore.resume);
+  const { drive, admit } = StoreCore.driver(StoreCore.resume);
   const host = createHost();
   const core = new StoreCore({ ...host, ...scope });
+  assert.ok(admit());
   await drive(core.put("k", "v", undefined));
   const held = host.hold("vault", "getSecret");
+  assert.ok(admit());
   const p = drive(core.get("k", undefined));
   await held.reached;
   core.free();

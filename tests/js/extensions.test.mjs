@@ -277,3 +277,77 @@ describe("reconciliation", () => {
     assert.equal(await s.get("j"), "SECRET-j");
   });
 });
+
+// Security review, issue 16 item 2: host-call deadlines.
+describe("timeoutMs and signal", () => {
+  const never = () => new Promise(() => {});
+
+  test("a host call past timeoutMs fails the operation with a TIMEOUT error naming the call", async () => {
+    const host = createHost({ rows: [["u/p/k", { userId: "u", projectId: "p", key: "k" }]], secrets: [["u/p/k", "SECRET-k"]] });
+    const s = new ServerCredentialStore({ ...host, ...scope, timeoutMs: 30 });
+    host.vault.getSecret = never;
+    const started = Date.now();
+    const e = await s.get("k").then(
+      () => assert.fail("resolved"),
+      (x) => x,
+    );
+    assert.equal(e.code, "CREDENTIAL_STORE_TIMEOUT");
+    assert.equal(e.message, "ServerCredentialStore: host call getSecret did not settle within 30 ms");
+    assert.ok(Date.now() - started >= 25, "not before the deadline");
+    assert.equal(await compatStore(createHost()).get("k"), undefined, "other stores have no deadline");
+  });
+
+  test("a hung strict write releases the key's write turn at its deadline; the next write proceeds", async () => {
+    const host = createHost();
+    const s = new ServerCredentialStore({ ...host, ...scope, strict: true, timeoutMs: 30 });
+    const setSecret = host.vault.setSecret;
+    host.vault.setSecret = never;
+    const hung = s.put("k", "v1");
+    const next = s.put("k", "v2");
+    await assert.rejects(hung, { code: "CREDENTIAL_STORE_TIMEOUT" });
+    host.vault.setSecret = setSecret;
+    await next;
+    assert.equal(await s.get("k"), "v2");
+  });
+
+  test("a late answer after the deadline is ignored; the store keeps working", async () => {
+    const host = createHost({ rows: [["u/p/k", { userId: "u", projectId: "p", key: "k" }]], secrets: [["u/p/k", "v"]] });
+    const s = new ServerCredentialStore({ ...host, ...scope, timeoutMs: 20 });
+    const get = host.metadata.get;
+    let late;
+    host.metadata.get = function (id) {
+      return new Promise((resolve) => (late = () => resolve(get.call(this, id))));
+    };
+    await assert.rejects(s.has("k"), { code: "CREDENTIAL_STORE_TIMEOUT" });
+    late();
+    host.metadata.get = get;
+    assert.equal(await s.get("k"), "v");
+  });
+
+  test("an aborted signal fails the host calls in flight, and later ones, with its reason", async () => {
+    const host = createHost();
+    const controller = new AbortController();
+    const s = new ServerCredentialStore({ ...host, ...scope, signal: controller.signal });
+    host.metadata.get = never;
+    const inFlight = s.get("k");
+    const reason = new Error("shutting down");
+    controller.abort(reason);
+    assert.equal(await inFlight.catch((e) => e), reason);
+    assert.equal(await s.put("k", "v").catch((e) => e), reason);
+    assert.equal(await s.get("bad/key"), undefined, "an operation with no host call is unaffected");
+  });
+
+  test("timeoutMs and signal are checked at construction", () => {
+    const host = createHost();
+    for (const timeoutMs of [0, -1, Number.NaN, "100", Infinity]) {
+      assert.throws(() => new ServerCredentialStore({ ...host, ...scope, timeoutMs }), {
+        name: "TypeError",
+        message: "ServerCredentialStore: timeoutMs must be a positive number of milliseconds (at most 2147483647)",
+      });
+    }
+    assert.throws(() => new ServerCredentialStore({ ...host, ...scope, signal: {} }), {
+      name: "TypeError",
+      message: "ServerCredentialStore: signal must be an AbortSignal",
+    });
+  });
+});
