@@ -2,7 +2,7 @@
 // one scratch app (no network: the package has no dependencies), then
 //   - publint --strict and @arethetypeswrong/cli on every entry, and tsc
 //     compiling a CommonJS (.cts) and an ES (.mts) consumer of every entry
-//     under `module: nodenext`;
+//     under `module: node16` and `nodenext`;
 //   - each bundler building the app (tests/packaging/app) with its default
 //     configuration, the browser builds run in headless Chromium and the
 //     server builds by Node from a directory holding nothing but the bundle;
@@ -17,7 +17,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -141,6 +141,25 @@ test("the tarball ships LICENSE (Apache-2.0), and names repository, homepage and
   assert.deepEqual(manifest.bugs, { url: `${repo}/issues` });
 });
 
+test("every file a shipped module names (imports, require, @ts-self-types) is shipped", () => {
+  const named = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else if (/\.[mc]?js$/.test(entry.name)) {
+        const source = readFileSync(file, "utf8");
+        const refs = /(?:@ts-self-types="|\bfrom\s*["']|\bimport\s*\(\s*["']|\brequire\(\s*["']|new URL\(\s*["'])(\.{1,2}\/[^"']+)/g;
+        for (const [, ref] of source.matchAll(refs)) named.push([path.relative(installed, file), ref, path.resolve(dir, ref)]);
+      }
+    }
+  };
+  walk(installed);
+  assert.ok(named.length > 5, "found the package's relative references");
+  const missing = named.filter(([, , target]) => !existsSync(target)).map(([file, ref]) => `${file}: ${ref}`);
+  assert.deepEqual(missing, []);
+});
+
 test("publint --strict finds nothing", async () => {
   const out = await sh(path.join(BIN, "publint"), ["--strict", "--pack", "false", installed]);
   assert.match(out, /All good!/);
@@ -167,7 +186,7 @@ test("@arethetypeswrong/cli finds no problem for any entry in any resolution mod
   }
 });
 
-test("TypeScript (module nodenext) imports every entry from CommonJS (.cts) and ES (.mts) files", async () => {
+test("TypeScript (module node16 and nodenext) imports every entry from CommonJS (.cts) and ES (.mts) files", async () => {
   const dir = path.join(scratch, "ts");
   mkdirSync(dir, { recursive: true });
   const entries = Object.keys(exportsMap).filter((k) => !k.endsWith(".json"));
@@ -195,14 +214,17 @@ export const ready: Promise<void> = init();
 export type S = ServerCredentialStore;
 `,
   );
-  writeFileSync(
-    path.join(dir, "tsconfig.json"),
-    JSON.stringify({
-      compilerOptions: { strict: true, noEmit: true, target: "es2022", lib: ["es2022"], module: "nodenext", moduleResolution: "nodenext", types: [], skipLibCheck: false },
-      include: ["consumer.cts", "consumer.mts"],
-    }),
-  );
-  await sh(path.join(BIN, "tsc"), ["-p", dir]);
+  // node16 has no require(esm) (TS1479 for ES types under require); nodenext has.
+  for (const module of ["node16", "nodenext"]) {
+    writeFileSync(
+      path.join(dir, `tsconfig.${module}.json`),
+      JSON.stringify({
+        compilerOptions: { strict: true, noEmit: true, target: "es2022", lib: ["es2022"], module, moduleResolution: module, types: [], skipLibCheck: false },
+        include: ["consumer.cts", "consumer.mts"],
+      }),
+    );
+    await sh(path.join(BIN, "tsc"), ["-p", path.join(dir, `tsconfig.${module}.json`)]);
+  }
 });
 
 // ---------------------------------------------------------------- bundlers
