@@ -42,15 +42,19 @@ let browser;
 
 // Runs a command; resolves to its stdout, rejects with its output on failure.
 async function sh(cmd, args, options = {}) {
+  return (await shAll(cmd, args, options)).stdout;
+}
+
+// The same, resolving to { stdout, stderr }.
+async function shAll(cmd, args, options = {}) {
   try {
-    const { stdout } = await run(cmd, args, {
+    return await run(cmd, args, {
       cwd: scratch,
       maxBuffer: 64 << 20,
       timeout: 120_000,
       ...options,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
     });
-    return stdout;
   } catch (e) {
     throw new Error(`${path.basename(cmd)} ${args.join(" ")} failed (${e.code ?? e.signal}):\n${e.stdout}\n${e.stderr}`);
   }
@@ -231,7 +235,8 @@ export type S = ServerCredentialStore;
 
 test("esbuild, browser (defaults: iife)", async () => {
   const out = path.join(scratch, "out", "esbuild-browser");
-  await sh(path.join(BIN, "esbuild"), ["src/index.js", "--bundle", `--outfile=${out}/app.js`, "--log-level=warning"]);
+  const { stderr } = await shAll(path.join(BIN, "esbuild"), ["src/index.js", "--bundle", `--outfile=${out}/app.js`, "--log-level=warning"]);
+  assert.equal(stderr, "", "esbuild warnings");
   writeFileSync(path.join(out, "index.html"), pageHtml("app.js"));
   await assertPage(out);
 });
@@ -245,7 +250,8 @@ test("bun build --target=browser", async () => {
 
 test("webpack 5 (no config file)", async () => {
   const out = path.join(scratch, "out", "webpack");
-  await sh(path.join(BIN, "webpack"), ["--mode=production", `--output-path=${out}`]);
+  const { stdout } = await shAll(path.join(BIN, "webpack"), ["--mode=production", `--output-path=${out}`]);
+  assert.doesNotMatch(stdout, /WARNING|ERROR/, "webpack warnings");
   writeFileSync(path.join(out, "index.html"), pageHtml("main.js"));
   await assertPage(out);
 });
@@ -257,7 +263,8 @@ test("Rollup with @rollup/plugin-node-resolve (its defaults)", async () => {
     `import { nodeResolve } from "@rollup/plugin-node-resolve";
 export default { input: "src/index.js", output: { file: ${JSON.stringify(`${out}/app.js`)}, format: "es" }, plugins: [nodeResolve()] };\n`,
   );
-  await sh(path.join(BIN, "rollup"), ["-c", "--silent"]);
+  const { stderr } = await shAll(path.join(BIN, "rollup"), ["-c"]);
+  assert.doesNotMatch(stderr, /\(!\)/, "Rollup warnings");
   writeFileSync(path.join(out, "index.html"), pageHtml("app.js", "module"));
   await assertPage(out);
 });
@@ -265,13 +272,15 @@ export default { input: "src/index.js", output: { file: ${JSON.stringify(`${out}
 test("Vite build (no config file)", async () => {
   const out = path.join(scratch, "out", "vite");
   writeFileSync(path.join(scratch, "index.html"), pageHtml("/src/index.js", "module"));
-  await sh(path.join(BIN, "vite"), ["build", "--outDir", out, "--logLevel", "warn"]);
+  const { stdout, stderr } = await shAll(path.join(BIN, "vite"), ["build", "--outDir", out, "--logLevel", "warn"]);
+  assert.equal(stdout + stderr, "", "Vite warnings");
   await assertPage(out);
 });
 
 test("esbuild --platform=node: the bundle runs with nothing beside it", async () => {
   const out = path.join(scratch, "out", "esbuild-node");
-  await sh(path.join(BIN, "esbuild"), ["src/index.js", "--bundle", "--platform=node", `--outfile=${out}/app.cjs`, "--log-level=warning"]);
+  const { stderr } = await shAll(path.join(BIN, "esbuild"), ["src/index.js", "--bundle", "--platform=node", `--outfile=${out}/app.cjs`, "--log-level=warning"]);
+  assert.equal(stderr, "", "esbuild warnings");
   await assertAlone(path.join(out, "app.cjs"));
 });
 
@@ -321,9 +330,9 @@ test("Bun: import and require", async () => {
   await assertRuntime(path.join(BIN, "bun"), ["src/require.cjs"], "bun require");
 });
 
-test("Deno 2 (node_modules from package.json, no permissions)", async () => {
+test("Deno 2 (node_modules from package.json, no permissions, no network)", async () => {
   assert.match(await sh(path.join(BIN, "deno"), ["--version"]), /^deno 2\./);
-  await assertRuntime(path.join(BIN, "deno"), ["run", "--no-prompt", "src/index.js"], "deno", { env: { DENO_NO_UPDATE_CHECK: "1" } });
+  await assertRuntime(path.join(BIN, "deno"), ["run", "--no-prompt", "--cached-only", "src/index.js"], "deno", { env: { DENO_NO_UPDATE_CHECK: "1" } });
 });
 
 test("workerd: the worker bundled as wrangler does (workerd condition, .wasm as a module)", async () => {
