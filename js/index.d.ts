@@ -3,7 +3,7 @@
  * `ServerCredentialStore` of `@workglow/storage`. Same constructor, same
  * methods, same metadata rows, same errors.
  *
- * These declarations describe every entry (node, bun, browser) and depend on
+ * These declarations describe every entry (the main one, `./web`, workerd's) and depend on
  * no lib beyond ES2022: no DOM, no @types/node.
  */
 
