@@ -3,8 +3,8 @@
  * `ServerCredentialStore` of `@workglow/storage`. Same constructor, same
  * methods, same metadata rows, same errors.
  *
- * These declarations describe every entry (the main one, `./web`, workerd's) and depend on
- * no lib beyond ES2022: no DOM, no @types/node.
+ * These declarations describe every entry (the main one, `./web` and
+ * workerd's) and depend on no lib beyond ES2022: no DOM, no @types/node.
  */
 
 /** Which failure left an orphan marker row (old markers may lack it). */

@@ -124,7 +124,7 @@ try {
   compiled = __wbg_init({ module_or_path: wasmBytes() }).then(() => {
     ready = true;
   });
-  compiled.catch(() => {}); // reported by init() and by the constructor
+  compiled.catch(() => {}); // a failure is init()'s rejection
 }
 
 const Core = ready
