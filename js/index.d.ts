@@ -3,8 +3,8 @@
  * `ServerCredentialStore` of `@workglow/storage`. Same constructor, same
  * methods, same metadata rows, same errors.
  *
- * These declarations describe every entry (node, bun, browser) and depend on
- * no lib beyond ES2022: no DOM, no @types/node.
+ * These declarations describe every entry (the main one, `./web` and
+ * workerd's) and depend on no lib beyond ES2022: no DOM, no @types/node.
  */
 
 /** Which failure left an orphan marker row (old markers may lack it). */
@@ -200,15 +200,19 @@ export declare class ServerCredentialStore {
 export type InitInput = string | ArrayBuffer | ArrayBufferView | object;
 
 /**
- * Browser: instantiates the wasm; await it once before constructing a store.
- * Without an argument it fetches `server_credential_store_wasm_bg.wasm` next
- * to the module. Node and Bun: a no-op (the wasm is loaded synchronously).
+ * The main entry instantiates the wasm on import, so this resolves at once
+ * and its argument is ignored (a browser that refuses to compile the module
+ * synchronously on its main thread is the exception: there it resolves when
+ * the module is ready, and a store constructed before throws an Error saying
+ * to await it). The `./web` entry: await it once before constructing a
+ * store; without an argument it fetches `server_credential_store_wasm_bg.wasm`
+ * next to the module.
  */
 export declare function init(
   moduleOrPath?: { module_or_path: InitInput | PromiseLike<InitInput> },
 ): Promise<void>;
 
-/** Synchronous `init` from wasm bytes or a compiled module. No-op on Node and Bun. */
+/** Synchronous `init` from wasm bytes or a compiled module (`./web` entry); a no-op in the main entry. */
 export declare function initSync(module: { module: ArrayBuffer | ArrayBufferView | object }): void;
 
 export default init;

@@ -1,11 +1,36 @@
-// Browser entry (pkg/web/index.js). The wasm must be instantiated before the
-// first `new ServerCredentialStore(...)`: `await init()` fetches
+// The `./web` entry (pkg/web/index.js): wasm-bindgen's web glue with the
+// .wasm as a separate file, for apps that prefer a separate asset to the
+// inlined module of the main entry. Instantiate it before the first
+// `new ServerCredentialStore(...)`: `await init()` fetches
 // server_credential_store_wasm_bg.wasm next to this file (or pass a URL,
 // Response, bytes or WebAssembly.Module); `initSync({ module })` takes bytes
-// or a compiled module.
-import init, { initSync, StoreCore } from "./server_credential_store_wasm.js";
+// or a compiled module. A store constructed before either throws an Error
+// that says to call `await init()`.
+import wasmInit, { initSync as wasmInitSync, StoreCore } from "./server_credential_store_wasm.js";
 import { defineServerCredentialStore } from "../store.mjs";
 
-export const ServerCredentialStore = defineServerCredentialStore(StoreCore);
-export { init, initSync };
+let ready = false;
+
+export async function init(input) {
+  await wasmInit(input);
+  ready = true;
+}
+
+export function initSync(module) {
+  wasmInitSync(module);
+  ready = true;
+}
+
+class Core extends StoreCore {
+  constructor(options) {
+    if (!ready) {
+      throw new Error(
+        "server-credential-store-wasm/web: the WebAssembly module is not instantiated: `await init()` (or `initSync({ module })`) before the first `new ServerCredentialStore()`",
+      );
+    }
+    super(options);
+  }
+}
+
+export const ServerCredentialStore = defineServerCredentialStore(Core);
 export default init;

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the wasm once (wasm-bindgen's web output: ESM), shrinks it with
 # wasm-opt, and assembles pkg/: exactly what `npm publish pkg` would ship.
-# Browsers load web/index.js (async init); Node and Bun load node/index.mjs,
-# one module bundling the same glue with a synchronous instantiation of the
-# same .wasm (scripts/bundle-node.mjs). Skipped when no input changed.
+# Every runtime and bundler but workerd loads node/index.mjs: one module
+# bundling the glue with the .wasm inlined and instantiated on import
+# (scripts/bundle-node.mjs); workerd loads web/workerd.mjs, which imports the
+# .wasm as a module; `./web` is wasm-bindgen's glue with the .wasm as a
+# separate file (async init). Skipped when no input changed.
 #
 #   bash scripts/build.sh           # FORCE=1 to rebuild anyway
 set -euo pipefail
@@ -15,7 +17,7 @@ setup_all
 inputs_hash() {
   {
     find src js pkg-template -type f -print0 | sort -z | xargs -0 sha256sum
-    sha256sum Cargo.toml Cargo.lock .cargo/config.toml scripts/build.sh scripts/bundle-node.mjs scripts/short-imports.mjs
+    sha256sum Cargo.toml Cargo.lock .cargo/config.toml LICENSE scripts/build.sh scripts/bundle-node.mjs scripts/cjs-door.mjs scripts/short-imports.mjs
     rustc --version
     wasm-bindgen --version
   } | sha256sum
@@ -52,30 +54,48 @@ wasm-opt -Oz --strip-debug --strip-producers --strip-target-features "${wasm_fea
 node scripts/short-imports.mjs "$out/${name}_bg.wasm" "$out/$name.js"
 
 # pkg/ layout: index.d.ts (+ .d.cts for require), store.mjs (the class, for
-# the browser entry), web/ (wasm-bindgen web output + entry), node/ (the
-# bundled entry + a CommonJS door to it).
+# the web entry), node/ (the entry for every runtime and bundler + its
+# CommonJS door), web/ (wasm-bindgen web output, its entry and the workerd
+# entry). Every ES module entry has a CommonJS door (scripts/cjs-door.mjs:
+# require(esm), one module instance) and declarations for both.
 rm -rf pkg
 mkdir -p pkg/node pkg/web
-cp pkg-template/package.json pkg-template/README.md pkg/
+cp pkg-template/package.json pkg-template/README.md LICENSE pkg/
 cp js/index.d.ts pkg/index.d.ts
 cp js/index.d.ts pkg/index.d.cts
 cp js/store.mjs pkg/store.mjs
-# Node extras: the encrypted file vault, the SQLite KV (with getByPrefix) and the operator CLI.
-cp js/cli.mjs js/file-vault.mjs js/file-vault.d.ts js/sqlite-kv.mjs js/sqlite-kv.d.ts pkg/
+cp js/cli.mjs pkg/
 chmod +x pkg/cli.mjs
-cp -r "$out/$name.js" "$out/${name}_bg.wasm" "$out/snippets" pkg/web/
+# A Node extra: js/NAME.mjs and js/NAME.d.ts, shipped as the package's
+# `./NAME` export (pkg-template/package.json) with a door and .d.cts.
+node_extra() {
+  cp "js/$1.mjs" "js/$1.d.ts" pkg/
+  sed 's#from "\./index\.js"#from "./index.cjs"#' "js/$1.d.ts" >"pkg/$1.d.cts"
+  node scripts/cjs-door.mjs "pkg/$1.mjs"
+}
+node_extra file-vault # the encrypted file vault
+node_extra sqlite-kv  # the SQLite KV (with getByPrefix)
+# The glue's @ts-self-types names a .d.ts that is not shipped (index.d.ts
+# describes the entries; the glue is internal).
+sed '1{/@ts-self-types/d}' "$out/$name.js" >"pkg/web/$name.js"
+cp -r "$out/${name}_bg.wasm" "$out/snippets" pkg/web/
 cp js/web.js pkg/web/index.js
-node scripts/bundle-node.mjs pkg/web pkg/node/index.mjs
-cp js/node.cjs pkg/node/index.cjs
+cp js/index.d.ts pkg/web/index.d.ts # also found by node10 resolution (no exports map)
+cp js/index.d.ts pkg/web/index.d.cts
+node scripts/cjs-door.mjs pkg/web/index.js
+node scripts/bundle-node.mjs pkg/web pkg/node/index.mjs pkg/web/workerd.mjs
+node scripts/cjs-door.mjs pkg/node/index.mjs
 
-# Check the publish list: every entry named in package.json must ship.
+# Check the publish list: every file package.json names (exports, main,
+# types, bin) must ship, and so must LICENSE and README.md.
 npm pack --dry-run --json ./pkg 2>/dev/null | node -e '
   const [{ files }] = JSON.parse(require("fs").readFileSync(0, "utf8"));
   const shipped = new Set(files.map((f) => f.path));
-  const need = ["package.json", "README.md", "index.d.ts", "index.d.cts", "store.mjs",
-    "cli.mjs", "file-vault.mjs", "file-vault.d.ts", "sqlite-kv.mjs", "sqlite-kv.d.ts",
-    "node/index.mjs", "node/index.cjs",
-    "web/index.js", "web/server_credential_store_wasm.js", "web/server_credential_store_wasm_bg.wasm"];
+  const pkg = require("./pkg/package.json");
+  const named = [];
+  const walk = (v) => (typeof v === "string" ? named.push(v) : Object.values(v ?? {}).forEach(walk));
+  walk([pkg.exports, pkg.main, pkg.module, pkg.types, pkg.bin]);
+  const need = ["LICENSE", "README.md", ...named.map((f) => f.replace(/^\.\//, ""))];
   const missing = need.filter((f) => !shipped.has(f));
   if (missing.length) { console.error("build: npm pack would miss", missing); process.exit(1); }
   console.log(`build: npm pack ships ${files.length} files`);'

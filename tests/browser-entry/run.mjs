@@ -31,12 +31,17 @@ function fail(message) {
   process.exit(1);
 }
 
-// The file a browser (or bundler) gets for `import "server-credential-store-wasm"`.
+// The file a browser (or bundler) gets for `import "server-credential-store-wasm"`:
+// exports["."] resolved with a bundler's browser conditions, in the map's order.
 async function browserEntry() {
   const manifest = JSON.parse(await readFile(path.join(pkgDir, "package.json"), "utf8"));
-  const condition = manifest.exports?.["."]?.browser;
-  const file = typeof condition === "string" ? condition : (condition?.default ?? condition?.import);
-  if (typeof file !== "string") fail('pkg/package.json has no exports["."].browser entry');
+  const conditions = new Set(["browser", "import", "module", "default"]);
+  const resolve = (target) => {
+    if (typeof target === "string" || target == null) return target;
+    for (const [key, value] of Object.entries(target)) if (conditions.has(key)) return resolve(value);
+  };
+  const file = resolve(manifest.exports?.["."]);
+  if (typeof file !== "string") fail('pkg/package.json: exports["."] has no entry for browsers');
   return `/pkg/${path.posix.normalize(file)}`;
 }
 

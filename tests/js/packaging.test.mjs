@@ -1,7 +1,8 @@
 // Checks pkg/ as users get it: the package name resolves through
 // node_modules/server-credential-store-wasm -> ../pkg (made by build.sh), both
-// `import` and `require` give one working class, the browser entry works after
+// `import` and `require` give one working class, the `./web` entry works after
 // initSync, and package.json lists `types` first. Runs under node and bun.
+// tests/packaging/ checks the packed tarball with bundlers, runtimes and linters.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -95,19 +96,24 @@ test("node entry: init and initSync are harmless no-ops", async () => {
   assert.equal(esm.initSync(), undefined);
 });
 
-test("browser entry works after initSync with the wasm bytes", async () => {
-  const web = await import(new URL("web/index.js", pkgDir).href);
+test("the ./web entry: construction before init says what to call; it works after initSync with the wasm bytes", async () => {
+  const web = await import("server-credential-store-wasm/web");
   assert.equal(web.default, web.init);
+  const { vault, metadata } = mapHosts();
+  assert.throws(() => new web.ServerCredentialStore({ vault, metadata, userId: "u", projectId: "p" }), {
+    name: "Error",
+    message: /`await init\(\)`/,
+  });
   const bytes = readFileSync(new URL("web/server_credential_store_wasm_bg.wasm", pkgDir));
-  web.initSync({ module: bytes });
+  assert.equal(web.initSync({ module: bytes }), undefined);
   await roundTrip(web.ServerCredentialStore);
 });
 
-test("package.json: every condition lists types first", () => {
+test("package.json: every condition of every entry lists types first", () => {
   const pkg = JSON.parse(readFileSync(new URL("package.json", pkgDir), "utf8"));
   assert.equal(pkg.name, "server-credential-store-wasm");
   const root = pkg.exports["."];
-  assert.deepEqual(Object.keys(root), ["bun", "node", "browser", "default"]);
+  assert.deepEqual(Object.keys(root), ["workerd", "require", "default"]);
   // A condition object that maps straight to files must start with "types".
   const check = (obj, path) => {
     const entries = Object.entries(obj);
@@ -116,7 +122,9 @@ test("package.json: every condition lists types first", () => {
     }
     for (const [k, v] of entries) if (typeof v === "object") check(v, `${path}.${k}`);
   };
-  check(root, "exports['.']");
+  for (const [entry, conditions] of Object.entries(pkg.exports)) {
+    if (typeof conditions === "object") check(conditions, `exports['${entry}']`);
+  }
   for (const file of ["index.d.ts", "index.d.cts"]) {
     assert.ok(readFileSync(new URL(file, pkgDir), "utf8").includes("class ServerCredentialStore"));
   }
