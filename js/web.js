@@ -21,13 +21,24 @@ export function initSync(module) {
   ready = true;
 }
 
+function assertReady() {
+  if (!ready) {
+    throw new Error(
+      "server-credential-store-wasm/web: the WebAssembly module is not instantiated: `await init()` (or `initSync({ module })`) before the first `new ServerCredentialStore()`",
+    );
+  }
+}
+
+// The class store.mjs drives: its first call (the driver, or a store) says
+// what to call when the module is not instantiated yet.
 class Core extends StoreCore {
+  static driver(resume) {
+    assertReady();
+    return super.driver(resume);
+  }
+
   constructor(options) {
-    if (!ready) {
-      throw new Error(
-        "server-credential-store-wasm/web: the WebAssembly module is not instantiated: `await init()` (or `initSync({ module })`) before the first `new ServerCredentialStore()`",
-      );
-    }
+    assertReady();
     super(options);
   }
 }

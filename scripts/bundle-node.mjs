@@ -130,15 +130,22 @@ try {
 const Core = ready
   ? StoreCore
   : class extends StoreCore {
+      static driver(resume) {
+        assertReady();
+        return super.driver(resume);
+      }
       constructor(options) {
-        if (!ready) {
-          throw new Error(
-            "server-credential-store-wasm: the WebAssembly module is still compiling (this browser does not compile it synchronously on the main thread): \`await init()\` before the first \`new ServerCredentialStore()\`",
-          );
-        }
+        assertReady();
         super(options);
       }
     };
+function assertReady() {
+  if (!ready) {
+    throw new Error(
+      "server-credential-store-wasm: the WebAssembly module is still compiling (this browser does not compile it synchronously on the main thread): \`await init()\` before the first \`new ServerCredentialStore()\`",
+    );
+  }
+}
 
 // init() resolves once the module is instantiated (at once, except in the
 // case above); initSync() is a no-op. Both accept and ignore the arguments
