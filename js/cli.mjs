@@ -11,14 +11,15 @@
 // also masked out of anything written to stderr, as a second line of defence.
 //
 // Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 not found.
-import { parseArgs } from "node:util";
+import { inspect, parseArgs } from "node:util";
+import { StringDecoder } from "node:string_decoder";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const TOOL = "server-credential-store";
-const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NOT_FOUND: 3 };
-const CODE_NAME = { 1: "failed", 2: "usage", 3: "not-found" };
+const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NOT_FOUND: 3, INTERRUPTED: 130 };
+const CODE_NAME = { 1: "failed", 2: "usage", 3: "not-found", 130: "interrupted" };
 const SAFE_SEGMENT = /^[A-Za-z0-9._:-]{1,128}$/;
 const SEGMENT_RULE = "1 to 128 characters of A-Z a-z 0-9 . _ : -";
 const DEFAULT_ROOT = ".credstore";
@@ -86,7 +87,8 @@ Output: an aligned table; --json: [{ "key", "label", "provider", "createdAt",
     help: `Usage: ${TOOL} get <key> --user U --project P [--json]
 
 Print the value of a credential to stdout: the one command that shows a
-secret. A newline follows only when stdout is a terminal, so
+secret. A newline follows only when stdout is a terminal (where control
+characters in the value are shown escaped, e.g. \x1b), so
   VALUE="$(${TOOL} get openai --user u --project p)"
 captures it exactly.
 
@@ -102,21 +104,28 @@ Exit code 3 when there is no such credential (absent, pending or expired).`,
       label: { type: "string" },
       provider: { type: "string" },
       expires: { type: "string" },
+      "allow-past": { type: "boolean" },
     },
     summary: "Store a credential (value from --value-stdin or --value)",
     help: `Usage: ${TOOL} put <key> --user U --project P (--value-stdin | --value V)
-         [--label L] [--provider P] [--expires ISO] [--json]
+         [--label L] [--provider P] [--expires ISO [--allow-past]] [--json]
 
 Store a credential, creating or replacing it. Give the value in exactly one way:
   --value-stdin       read it from standard input (one trailing newline, as
                       echo adds, is removed): printf %s "$KEY" | ${TOOL} put ...
+                      On a terminal the value is typed with echo off (one
+                      line, as read -s reads it).
   --value V           on the command line (other users of this machine may see
-                      it in the process list: prefer --value-stdin)
+                      it in the process list: prefer --value-stdin; a warning
+                      says so on stderr)
 
 Options:
   --label L           label (when omitted, an existing entry keeps its label)
   --provider P        provider (likewise)
-  --expires ISO       expiry, an ISO-8601 date such as 2030-01-01T00:00:00Z
+  --expires ISO       expiry, ISO-8601: 2030-01-01T00:00:00Z, with an offset
+                      (+02:00) or Z, or a date alone (2030-01-01, midnight UTC)
+  --allow-past        accept an --expires in the past (the entry is expired
+                      at once); refused otherwise
 
 Output: "stored <key>"; --json: { "key", "stored": true }.`,
     prepare: preparePut,
@@ -199,6 +208,28 @@ const commandHelp = (name) => `${COMMANDS[name].help}\n\n${COMMON_HELP}\n\n${EXI
 
 // ---- argument handling ------------------------------------------------
 
+/**
+ * The forms in which a value may appear inside an error message: as is,
+ * JSON-escaped (once and twice), as util.inspect quotes it, URI-encoded,
+ * base64 / base64url / hex, and as printable() shows it. Longest first.
+ */
+function maskForms(value) {
+  const bytes = Buffer.from(value, "utf8");
+  const escaped = JSON.stringify(value).slice(1, -1);
+  const forms = new Set([
+    value,
+    escaped,
+    JSON.stringify(escaped).slice(1, -1),
+    inspect(value).slice(1, -1),
+    encodeURIComponent(value),
+    bytes.toString("base64").replace(/=+$/, ""),
+    bytes.toString("base64url"),
+    bytes.toString("hex"),
+    printable(value),
+  ]);
+  return [...forms].filter((f) => f.length >= MIN_MASKED).sort((a, b) => b.length - a.length);
+}
+
 /** Every value given with --value, to mask from stderr whatever happens. */
 function valuesInArgv(argv) {
   const found = [];
@@ -235,10 +266,15 @@ function parse(argv) {
   if (command === undefined) throw usageError("no command given");
 
   const spec = COMMANDS[command];
+  const given = new Set();
   for (const t of tokens) {
-    if (t.kind === "option" && !Object.hasOwn(COMMON_OPTIONS, t.name) && !Object.hasOwn(spec.options, t.name)) {
+    if (t.kind !== "option") continue;
+    if (!Object.hasOwn(COMMON_OPTIONS, t.name) && !Object.hasOwn(spec.options, t.name)) {
       throw usageError(`option --${t.name} does not apply to '${command}'`);
     }
+    // A repeated option would silently take its last value: refused.
+    if (given.has(t.name)) throw usageError(`option --${t.name} is given more than once`);
+    given.add(t.name);
   }
   if (args.length !== spec.args.length) {
     // Never echo the extra arguments: a value typed by mistake would land in logs.
@@ -265,11 +301,36 @@ function preparePut(values) {
   if (values.label !== undefined) options.label = values.label;
   if (values.provider !== undefined) options.provider = values.provider;
   if (values.expires !== undefined) {
-    const date = new Date(values.expires);
-    if (Number.isNaN(date.getTime())) throw usageError("--expires must be an ISO-8601 date, such as 2030-01-01T00:00:00Z");
+    const date = parseIsoDate(values.expires);
+    if (date === undefined) {
+      throw usageError("--expires must be an ISO-8601 date such as 2030-01-01T00:00:00Z (with Z or an offset) or 2030-01-01");
+    }
+    if (date.getTime() <= Date.now() && values["allow-past"] !== true) {
+      throw usageError("--expires is in the past (the entry would be expired at once); add --allow-past to store it anyway");
+    }
     options.expiresAt = date;
+  } else if (values["allow-past"] === true) {
+    throw usageError("--allow-past applies only with --expires");
   }
   return { fromStdin, putOptions: options };
+}
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-](\d{2}):?(\d{2})))?$/;
+
+/**
+ * An ISO-8601 date-time with Z or an offset, or a date alone (midnight UTC);
+ * undefined for anything else, including calendar dates that do not exist
+ * (2030-02-30) and forms Date would guess at ("1", "March 7").
+ */
+function parseIsoDate(text) {
+  const m = ISO_DATE.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h = "0", mi = "0", sec = "0", , oh = "0", om = "0"] = m;
+  const days = new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate();
+  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > days) return undefined;
+  if (Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59 || Number(oh) > 23 || Number(om) > 59) return undefined;
+  const date = new Date(m[4] === undefined ? `${m[0]}T00:00:00Z` : text.replace(/([+-]\d{2})(\d{2})$/, "$1:$2"));
+  return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 function staleOption(values) {
@@ -331,12 +392,31 @@ async function defaultBackends() {
 
 // ---- output -----------------------------------------------------------
 
+// Characters a terminal may act on: C0 and C1 controls (escape sequences set
+// the window title, clear the screen, move the cursor), DEL, and the Unicode
+// line separators and bidirectional overrides (they reorder what is shown).
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED_ESCAPES = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/** `text` with every unsafe character shown as an escape (\x1b, \n, \u{202e}); `keep` lists characters left as they are. */
+function printable(text, keep = "") {
+  return String(text).replace(UNSAFE_CHARS, (c) => {
+    if (keep.includes(c)) return c;
+    const code = c.charCodeAt(0);
+    return NAMED_ESCAPES[c] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`);
+  });
+}
+
+/** JSON text with the unsafe characters JSON.stringify leaves raw (C1, DEL, bidi) as \u escapes: the same JSON value. */
+const terminalSafeJson = (text) =>
+  text.replace(/[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 const nullify = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === undefined ? null : v]));
-const json = (v) => JSON.stringify(v, null, 2) + "\n";
+const json = (v) => terminalSafeJson(JSON.stringify(v, null, 2)) + "\n";
 
 function table(rows, columns) {
   if (!rows.length) return "(none)\n";
-  const cell = (v) => (v === undefined || v === null || v === "" ? "-" : String(v).replace(/\s+/g, " "));
+  const cell = (v) => (v === undefined || v === null || v === "" ? "-" : printable(v));
   const width = columns.map(([title, field]) => Math.max(title.length, ...rows.map((r) => cell(r[field]).length)));
   const line = (cells) => cells.map((c, i) => c.padEnd(width[i])).join("  ").trimEnd() + "\n";
   return (
@@ -385,7 +465,39 @@ async function runGet({ store, key, values, scope }) {
   const value = await store.get(key);
   if (value === undefined) throw notFound(key, scope);
   if (values.json) return { stdout: json({ key, value }) };
-  return { stdout: String(value) + (process.stdout.isTTY ? "\n" : "") };
+  // On a terminal the value is for the eye: control characters are shown
+  // escaped. Captured or piped, it is written exactly.
+  return { stdout: process.stdout.isTTY ? printable(value) + "\n" : String(value) };
+}
+
+/**
+ * One line typed on the terminal with echo off (as `read -s`): Enter ends
+ * it, Backspace and Ctrl-U edit it, Ctrl-D ends the input, Ctrl-C aborts.
+ */
+async function readHiddenLine(prompt) {
+  const stdin = process.stdin;
+  await write(process.stderr, prompt);
+  const decoder = new StringDecoder("utf8");
+  let line = "";
+  stdin.setRawMode(true);
+  try {
+    return await new Promise((done, fail) => {
+      stdin.on("data", (chunk) => {
+        for (const ch of decoder.write(chunk)) {
+          if (ch === "\r" || ch === "\n" || ch === "\u0004") return done(line);
+          if (ch === "\u0003") return fail(new CliError(EXIT.INTERRUPTED, "interrupted"));
+          if (ch === "\u007f" || ch === "\b") line = Array.from(line).slice(0, -1).join("");
+          else if (ch === "\u0015") line = "";
+          else line += ch;
+        }
+      });
+      stdin.resume();
+    });
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+    await write(process.stderr, "\n");
+  }
 }
 
 async function readStdin() {
@@ -451,9 +563,20 @@ const write = (stream, text) => new Promise((done) => (text ? stream.write(text,
 async function main(argv) {
   const secrets = valuesInArgv(argv);
   const mask = (text) =>
-    secrets.reduce((t, s) => (typeof s === "string" && s.length >= MIN_MASKED ? t.split(s).join("***") : t), text);
+    secrets.reduce(
+      (t, s) => (typeof s === "string" && s.length >= MIN_MASKED ? maskForms(s).reduce((u, f) => u.split(f).join("***"), t) : t),
+      text,
+    );
   let wantJson = argv.includes("--json");
   let close;
+  // A warning: one line on stderr (a JSON object per line with --json).
+  const warn = (message, code) =>
+    write(
+      process.stderr,
+      wantJson
+        ? terminalSafeJson(JSON.stringify({ warning: { code, message: mask(message) } })) + "\n"
+        : `${TOOL}: warning: ${printable(mask(message))}\n`,
+    );
   try {
     if (argv.length === 0) {
       await write(process.stderr, mainHelp() + "\n");
@@ -471,9 +594,17 @@ async function main(argv) {
     const { command, key, values, options } = parsed;
     wantJson = values.json === true;
     const scope = { userId: values.user, projectId: values.project };
+    if (values.value !== undefined) {
+      await warn(
+        "--value puts the value in the process list, where other users of this machine may see it; prefer --value-stdin",
+        "value-in-argv",
+      );
+    }
     if (options.fromStdin) {
-      if (process.stdin.isTTY) await write(process.stderr, "reading the value from standard input (end with Ctrl-D)\n");
-      options.stdinValue = await readStdin();
+      options.stdinValue =
+        process.stdin.isTTY && typeof process.stdin.setRawMode === "function"
+          ? await readHiddenLine(`value for ${key} (input hidden): `)
+          : await readStdin();
       secrets.push(options.stdinValue);
       // Most likely an unset variable (echo "$UNSET" | ...), not a wish to store "".
       if (options.stdinValue === "") throw usageError("the value read from standard input is empty (use --value '' to store an empty value)");
@@ -501,10 +632,11 @@ async function main(argv) {
     if (wantJson) {
       const [message, ...causes] = lines;
       const error = { code: CODE_NAME[exitCode], exitCode, message, causes };
-      await write(process.stderr, JSON.stringify({ error }) + "\n");
+      await write(process.stderr, terminalSafeJson(JSON.stringify({ error })) + "\n");
     } else {
       const hint = exitCode === EXIT.USAGE ? `\nRun '${TOOL} --help' for usage.` : "";
-      await write(process.stderr, `${TOOL}: ${lines.join("\n").split("\n").join("\n  ")}${hint}\n`);
+      const text = lines.map((l) => printable(l, "\n\t")).join("\n").split("\n").join("\n  ");
+      await write(process.stderr, `${TOOL}: ${text}${hint}\n`);
     }
     return exitCode;
   } finally {
@@ -512,7 +644,7 @@ async function main(argv) {
       try {
         await close();
       } catch (e) {
-        await write(process.stderr, `${TOOL}: warning: closing the backends failed: ${mask(messageOf(e))}\n`);
+        await warn(`closing the backends failed: ${messageOf(e)}`, "close-failed");
       }
     }
   }

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { inspect } from "node:util";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 // The shipped file once the build copies it, else the source (same code).
@@ -36,9 +37,16 @@ function run(cwd, args, { input } = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** With --json: stdout parsed; stderr is JSON lines, { warning } objects then at most one { error }. */
 const runJson = (cwd, args, opts) => {
   const r = run(cwd, [...args, "--json"], opts);
-  return { ...r, json: r.stdout ? JSON.parse(r.stdout) : undefined, error: r.stderr ? JSON.parse(r.stderr).error : undefined };
+  const lines = r.stderr.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  return {
+    ...r,
+    json: r.stdout ? JSON.parse(r.stdout) : undefined,
+    error: lines.find((l) => l.error)?.error,
+    warnings: lines.filter((l) => l.warning).map((l) => l.warning),
+  };
 };
 
 // A config module: metadata rows and secrets in state.json next to it (each
@@ -47,13 +55,23 @@ const runJson = (cwd, args, opts) => {
 // message quotes the value, as a careless backend might: the CLI must mask it.
 const FLAKY_CONFIG = `
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { inspect } from "node:util";
 const here = (name) => new URL(name, import.meta.url);
 const load = () => (existsSync(here("state.json")) ? JSON.parse(readFileSync(here("state.json"), "utf8")) : { rows: {}, secrets: {} });
 const save = (state) => writeFileSync(here("state.json"), JSON.stringify(state, null, 1));
+// The fail file's content says how the message quotes the value: "" as is,
+// or json, json2 (escaped twice), inspect, uri, base64, hex.
+const RENDER = {
+  "": (v) => v, json: (v) => JSON.stringify(v), json2: (v) => JSON.stringify(JSON.stringify(v)),
+  uri: (v) => encodeURIComponent(v), base64: (v) => Buffer.from(v).toString("base64"),
+  hex: (v) => Buffer.from(v).toString("hex"),
+  inspect: (v) => inspect(v),
+};
 const failOnce = (method, detail) => {
   if (!existsSync(here("fail." + method))) return;
+  const how = readFileSync(here("fail." + method), "utf8");
   rmSync(here("fail." + method));
-  throw new Error("simulated " + method + " outage (" + detail + ")");
+  throw new Error("simulated " + method + " outage (" + RENDER[how](detail) + ")");
 };
 const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
 
@@ -331,7 +349,7 @@ test("a failing operation exits 1 and no secret reaches stderr, even from a care
       assert.equal(r.code, 1, how);
       assert.equal(r.stdout, "");
       assert.match(r.stderr, /simulated setSecret outage \(value \*\*\*\)/, how);
-      if (json) assert.equal(JSON.parse(r.stderr).error.code, "failed");
+      if (json) assert.equal(JSON.parse(r.stderr.trimEnd().split("\n").at(-1)).error.code, "failed");
     }
   }
   assert.equal(run(dir, ["get", "k", ...withConfig]).code, 3, "the failed put left nothing readable");
@@ -393,4 +411,216 @@ test("the package declares the bin, and the script is an executable node script"
   const version = run(scratch(), ["--version"]);
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^(\d+\.\d+\.\d+\S*|unknown)\n$/);
+});
+
+// ---- hardening (issue 16, items 6, 7, 9) ----------------------------------
+
+const ESC = "\x1b";
+const TITLE_AND_CLEAR = `${ESC}]0;pwned\x07${ESC}[2J`;
+const C1_CSI = "\u009b2J";
+const BIDI = "\u202eevil";
+/** No byte a terminal would act on: C0 (but \n), DEL, C1, bidi overrides. */
+const assertInert = (text, what) =>
+  assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/, `${what} is terminal-safe`);
+
+test("terminal escapes in labels, providers and messages are shown escaped, in tables and on stderr", SLOW, () => {
+  const dir = flakyDir();
+  let r = run(dir, ["put", "k", ...withConfig, "--value-stdin", "--label", TITLE_AND_CLEAR, "--provider", C1_CSI + BIDI], { input: "SECRET-v" });
+  assert.equal(r.code, 0, r.stderr);
+  r = run(dir, ["list", ...withConfig]);
+  assert.equal(r.code, 0);
+  assertInert(r.stdout, "list table");
+  assert.ok(r.stdout.includes("\\x1b]0;pwned\\x07\\x1b[2J"), r.stdout);
+  assert.ok(r.stdout.includes("\\x9b2J\\u{202e}evil"), r.stdout);
+  // JSON keeps the exact values, escaped as JSON (C1 and bidi included).
+  r = runJson(dir, ["list", ...withConfig]);
+  assertInert(r.stdout, "list --json");
+  assert.equal(r.json[0].label, TITLE_AND_CLEAR);
+  assert.equal(r.json[0].provider, C1_CSI + BIDI);
+
+  // Orphan and reconcile tables: a failing vault whose message carries escapes.
+  writeFileSync(join(dir, "fail.deleteSecret"), "");
+  const s = state(dir);
+  s.rows["alice/demo/k"] = { ...s.rows["alice/demo/k"], pending: true, orphanedAt: `x${ESC}[31mred`, orphanReason: "vault-delete-failed" };
+  writeFileSync(join(dir, "state.json"), JSON.stringify(s));
+  r = run(dir, ["orphans", ...withConfig]);
+  assertInert(r.stdout, "orphans table");
+  assert.ok(r.stdout.includes("x\\x1b[31mred"), r.stdout);
+  r = run(dir, ["reconcile", ...withConfig, "--dry-run"]);
+  assertInert(r.stdout, "reconcile table");
+  assert.ok(r.stdout.includes("x\\x1b[31mred"), r.stdout);
+
+  // A backend error message with escapes, in text and JSON errors.
+  writeFileSync(join(dir, "bad.config.mjs"), `
+    export const metadata = { get() {}, put() {}, delete() {}, async getAll() { throw new Error("db says ${"\\x1b"}]0;pwned${"\\x07"} and ${"\\u009b"}2J"); } };
+    export const vault = { setSecret() {}, getSecret() {}, deleteSecret() {} };`);
+  r = run(dir, ["list", ...SCOPE, "--config", "bad.config.mjs"]);
+  assert.equal(r.code, 1);
+  assertInert(r.stderr, "error message");
+  assert.match(r.stderr, /db says \\x1b\]0;pwned\\x07 and \\x9b2J/);
+  r = runJson(dir, ["list", ...SCOPE, "--config", "bad.config.mjs"]);
+  assertInert(r.stderr, "JSON error");
+  assert.equal(r.error.message, "db says \x1b]0;pwned\x07 and \u009b2J");
+
+  // An unknown option made of escapes (Node's message names it).
+  r = run(dir, ["list", ...SCOPE, `--${ESC}[2J`]);
+  assert.equal(r.code, 2);
+  assertInert(r.stderr, "usage error");
+  assert.match(r.stderr, /\\x1b\[2J/);
+});
+
+test("get: a value with escapes is written exactly when captured, escaped on a terminal", SLOW, () => {
+  const dir = scratch();
+  const value = `SECRET-${TITLE_AND_CLEAR}`;
+  assert.equal(run(dir, ["put", "k", ...SCOPE, "--value-stdin"], { input: value }).code, 0);
+  assert.equal(run(dir, ["get", "k", ...SCOPE]).stdout, value, "captured: exact");
+  const tty = inPty(dir, ["get", "k", ...SCOPE], []);
+  assert.equal(tty.code, 0, tty.output);
+  assertInert(tty.output.replace(/\r/g, ""), "value on a terminal");
+  assert.ok(tty.output.includes("SECRET-\\x1b]0;pwned\\x07\\x1b[2J"), JSON.stringify(tty.output));
+});
+
+/**
+ * Runs the CLI in a pseudo-terminal (python3's pty module): waits for
+ * `expect` text before typing each entry of `typed`; returns everything the
+ * terminal showed and the exit code.
+ */
+function inPty(cwd, args, typed, expect = "input hidden") {
+  const driver = `
+import json, os, pty, select, sys, time
+args, typed, expect = json.loads(sys.argv[1])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(args[0], args)
+out = b""
+def pump(until=None, seconds=20):
+    global out
+    end = time.time() + seconds
+    while time.time() < end:
+        if until is not None and until.encode() in out:
+            return True
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            out += chunk
+    return False
+for text in typed:
+    pump(expect)
+    for ch in text:
+        os.write(fd, ch.encode())
+        time.sleep(0.01)
+pump(None, 20)
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"code": os.waitstatus_to_exitcode(status), "output": out.decode("utf8", "replace")}))
+`;
+  const r = spawnSync("python3", ["-c", driver, JSON.stringify([[NODE, CLI, ...args], typed, expect])], {
+    cwd, encoding: "utf8", timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+test("put --value-stdin on a terminal: echo off, the typed value is stored and never shown", SLOW, () => {
+  const dir = scratch();
+  const r = inPty(dir, ["put", "typed", ...SCOPE, "--value-stdin"], ["SECRET-typed-hidden\r"]);
+  assert.equal(r.code, 0, r.output);
+  assert.match(r.output, /value for typed \(input hidden\): /);
+  assert.doesNotMatch(r.output, /SECRET-/, "the terminal never showed the value");
+  assert.match(r.output, /stored typed/);
+  assert.equal(run(dir, ["get", "typed", ...SCOPE]).stdout, "SECRET-typed-hidden");
+  // Backspace edits the line; Ctrl-C aborts with 130 and stores nothing.
+  const edited = inPty(dir, ["put", "edited", ...SCOPE, "--value-stdin"], ["SECRET-abX\x7fc\r"]);
+  assert.equal(edited.code, 0, edited.output);
+  assert.equal(run(dir, ["get", "edited", ...SCOPE]).stdout, "SECRET-abc");
+  const aborted = inPty(dir, ["put", "aborted", ...SCOPE, "--value-stdin"], ["SECRET-no\x03"]);
+  assert.equal(aborted.code, 130, aborted.output);
+  assert.match(aborted.output, /interrupted/);
+  assert.doesNotMatch(aborted.output, /SECRET-/);
+  assert.equal(run(dir, ["get", "aborted", ...SCOPE]).code, 3);
+});
+
+test("put --value warns on stderr that the value is visible in the process list", SLOW, () => {
+  const dir = scratch();
+  let r = run(dir, ["put", "k", ...SCOPE, "--value", "SECRET-argv"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stderr, /^server-credential-store: warning: --value puts the value in the process list, where other users of this machine may see it; prefer --value-stdin/);
+  r = runJson(dir, ["put", "k", ...SCOPE, "--value", "SECRET-argv"]);
+  assert.equal(r.code, 0);
+  assert.deepEqual(r.warnings.map((w) => w.code), ["value-in-argv"]);
+  r = run(dir, ["put", "k", ...SCOPE, "--value-stdin"], { input: "SECRET-stdin" });
+  assert.equal(r.stderr, "", "no warning for --value-stdin");
+});
+
+test("--expires takes ISO-8601 only, and a past time only with --allow-past", SLOW, () => {
+  const dir = scratch();
+  for (const bad of ["1", "2001", "March 7", "2030-02-30T00:00:00Z", "2030-13-01", "2030-01-01T00:00:00", "2030-01-01 00:00Z", "2030-01-01T25:00Z", "tomorrow"]) {
+    const r = run(dir, ["put", "k", ...SCOPE, "--value-stdin", "--expires", bad], { input: "SECRET-x" });
+    assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
+    assert.match(r.stderr, /--expires must be an ISO-8601 date/, bad);
+  }
+  let r = run(dir, ["put", "k", ...SCOPE, "--value-stdin", "--expires", "2001-01-01T00:00:00Z"], { input: "SECRET-x" });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--expires is in the past .* add --allow-past/);
+  r = run(dir, ["put", "k", ...SCOPE, "--value-stdin", "--allow-past"], { input: "SECRET-x" });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--allow-past applies only with --expires/);
+  assert.equal(existsSync(join(dir, ".credstore")), false, "nothing stored");
+
+  r = run(dir, ["put", "old", ...SCOPE, "--value-stdin", "--expires", "2001-01-01T00:00:00Z", "--allow-past"], { input: "SECRET-x" });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(run(dir, ["get", "old", ...SCOPE]).code, 3, "stored already expired");
+  for (const [given, stored] of [
+    ["2030-01-01", "2030-01-01T00:00:00.000Z"],
+    ["2030-06-01T12:30:00+02:00", "2030-06-01T10:30:00.000Z"],
+    ["2030-06-01T12:30:15.250-0130", "2030-06-01T14:00:15.250Z"],
+    ["2030-06-01T12:30Z", "2030-06-01T12:30:00.000Z"],
+  ]) {
+    assert.equal(run(dir, ["put", "k", ...SCOPE, "--value-stdin", "--expires", given], { input: "SECRET-x" }).code, 0, given);
+    assert.equal(runJson(dir, ["list", ...SCOPE]).json.find((m) => m.key === "k").expiresAt, stored, given);
+  }
+});
+
+test("a repeated option is refused (exit 2), not silently the last one", SLOW, () => {
+  const dir = scratch();
+  for (const args of [
+    ["put", "k", ...SCOPE, "--value-stdin", "--label", "a", "--label", "b"],
+    ["list", ...SCOPE, "--user", "mallory"],
+    ["put", "k", ...SCOPE, "--value=SECRET-1", "--value", "SECRET-2"],
+    ["list", ...SCOPE, "--json", "--json"],
+  ]) {
+    const r = run(dir, args, { input: "SECRET-x" });
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.stderr, /option --(label|user|value|json) is given more than once/);
+  }
+  assert.equal(existsSync(join(dir, ".credstore")), false);
+});
+
+test("stderr masking covers escaped and encoded forms of the value", SLOW, () => {
+  const dir = flakyDir();
+  const value = "SECRET-\"quo'ted\" päss\\w+rd/?&";
+  const forms = {
+    "": value,
+    json: JSON.stringify(value).slice(1, -1),
+    json2: JSON.stringify(JSON.stringify(value)).slice(1, -1),
+    inspect: inspect(value).slice(1, -1),
+    uri: encodeURIComponent(value),
+    base64: Buffer.from(value).toString("base64").replace(/=+$/, ""),
+    hex: Buffer.from(value).toString("hex"),
+  };
+  for (const [how, form] of Object.entries(forms)) {
+    for (const source of ["--value", "--value-stdin"]) {
+      writeFileSync(join(dir, "fail.setSecret"), how);
+      const args = source === "--value" ? ["--value", value] : ["--value-stdin"];
+      const r = run(dir, ["put", "k", ...withConfig, ...args], { input: value });
+      assert.equal(r.code, 1, `${how} ${source}`);
+      assert.match(r.stderr, /simulated setSecret outage/, how);
+      assert.ok(!r.stderr.includes(form), `${how} form leaked with ${source}: ${r.stderr}`);
+      assert.match(r.stderr, /\*\*\*/, how);
+    }
+  }
 });
