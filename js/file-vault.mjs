@@ -38,7 +38,7 @@
 // - Values must be strings (as the store's callers give them): anything else
 //   is refused with a TypeError naming only its type.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
-import { link, lstat, mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { link, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
 const MAGIC = Buffer.from([0x53, 0x43, 0x56, 0x02]); // "SCV", format 2
@@ -86,11 +86,13 @@ async function syncDir(dir) {
 
 const octal = (mode) => (mode & 0o777).toString(8).padStart(4, "0");
 
-/** Refuses (throws) or warns about a path others could read or replace. */
+/**
+ * Refuses (throws) or warns about a path others could read or replace. A
+ * symbolic link is judged by what it points to (mounted secrets often are links).
+ */
 async function checkPath(path, kind, onWarning) {
-  const st = await lstat(path);
+  const st = await stat(path);
   const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
-  if (st.isSymbolicLink()) throw new Error(`FileVault: ${kind} ${path} is a symbolic link; refusing to use it`);
   if (uid !== undefined && st.uid !== uid) {
     throw new Error(`FileVault: ${kind} ${path} is owned by another user (uid ${st.uid}); refusing to use it`);
   }
