@@ -125,7 +125,7 @@ Output: an aligned table; --output json: [{ "key", "label", "provider",
 "createdAt", "updatedAt", "expiresAt" }] (absent fields are null);
 --output env: one line per credential of shell-quoted assignments,
   key='openai' label='OpenAI' provider='openai' createdAt='…' updatedAt='…' expiresAt=''
-safe to eval line by line.`,
+safe to eval line by line (control characters appear escaped, as in the table).`,
     run: runList,
   },
   get: {
@@ -882,8 +882,11 @@ async function runList({ store, output }) {
   const infos = await store.listMetadata();
   if (output === "json") return { stdout: json(infos.map(nullify)) };
   if (output === "env") {
+    // One line per credential, so a reader may eval line by line: control
+    // characters (a newline would end the line inside a quote) are escaped,
+    // as in the table.
     return {
-      stdout: infos.map((info) => INFO_FIELDS.map((f) => `${f}=${shellQuote(info[f] ?? "")}`).join(" ") + "\n").join(""),
+      stdout: infos.map((info) => INFO_FIELDS.map((f) => `${f}=${shellQuote(printable(info[f] ?? ""))}`).join(" ") + "\n").join(""),
     };
   }
   return {

@@ -1,9 +1,15 @@
 // The operator CLI (`server-credential-store`, js/cli.mjs shipped as
 // pkg/cli.mjs), run as a real process under node in a scratch directory:
-// the default file backend, --json shapes, exit codes (0 ok, 1 failed,
-// 2 usage, 3 not found), --help texts, orphans/reconcile against a config
-// module whose vault fails on demand, and no secret ever on stderr.
-// Runs under node and bun (the CLI itself always runs under node).
+// the default file store (made by init, never by a read; --dir,
+// CREDSTORE_DIR; private modes), the scope from flags or CREDSTORE_USER /
+// CREDSTORE_PROJECT, --output table|json|env, exit codes (0 ok, 1 failed,
+// 2 usage, 3 not found, 4 orphans found), --help texts, orphans/reconcile
+// against a config module whose vault fails on demand, export/import of
+// dotenv files read back by bash, hidden input in a real pty (python3's pty
+// module), completion scripts run by bash, zsh and fish, migrate from a real
+// EncryptedKvCredentialStore of @workglow/storage, terminal escapes, and no
+// secret ever on stderr. Runs under node and bun (the CLI itself always runs
+// under node).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -777,6 +783,9 @@ function bash(cwd, script, env = {}) {
 test("--output table|json|env; --json is --output json; env output is shell-safe", SLOW, () => {
   const dir = initialised();
   assert.equal(run(dir, ["put", "API_KEY", ...SCOPE, "--value-stdin", "--label", "it's $(touch pwned)"], { input: NASTY }).code, 0);
+  // A newline in a label must not end the line inside a quote: the next
+  // line would be read with its quoting inverted.
+  assert.equal(run(dir, ["put", "NL", ...SCOPE, "--value-stdin", "--label", "x\ntouch pwned; echo '"], { input: "SECRET-nl" }).code, 0);
   assert.equal(run(dir, ["put", "dash-key", ...SCOPE, "--value-stdin"], { input: "SECRET-d" }).code, 0);
 
   assert.deepEqual(runJson(dir, ["list", ...SCOPE]).json, JSON.parse(run(dir, ["list", ...SCOPE, "--output", "json"]).stdout));
@@ -790,7 +799,7 @@ test("--output table|json|env; --json is --output json; env output is shell-safe
   assert.equal(got, NASTY);
   // list -o env: one line of assignments per credential; eval line by line.
   const listed = bash(dir, `${JSON.stringify(NODE)} ${JSON.stringify(CLI)} list --user alice --project demo -o env | while IFS= read -r l; do eval "$l"; printf '%s|%s|%s\\n' "$key" "$label" "$expiresAt"; done`);
-  assert.equal(listed, "API_KEY|it's $(touch pwned)|\ndash-key||\n");
+  assert.equal(listed, "API_KEY|it's $(touch pwned)|\nNL|x\\ntouch pwned; echo '|\ndash-key||\n");
   assert.equal(existsSync(join(dir, "pwned")), false, "nothing in a value or label was executed");
 
   for (const [args, message] of [
@@ -1078,4 +1087,15 @@ test("migrate: a failure midway loses nothing and a second run finishes; --from-
   r = migrate();
   assert.deepEqual(r.json.map((e) => e.status).sort(), ["invalid-key", "unchanged", "unchanged", "unchanged"]);
   assert.deepEqual(snapshot(source), before, "the source is untouched");
+});
+
+test("migrate --passphrase-stdin on a terminal: the passphrase is typed with echo off", SLOW, () => {
+  const dir = initialised();
+  makeSource(join(dir, "src"), "SECRET-typed-pass", [["k", "SECRET-v", {}]]);
+  const r = inPty(dir, ["migrate", "--from-dir", "src", "--passphrase-stdin", ...SCOPE], ["SECRET-typed-pass\r"]);
+  assert.equal(r.code, 0, r.output);
+  assert.match(r.output, /passphrase of the source store \(input hidden\): /);
+  assert.doesNotMatch(r.output, /SECRET-/);
+  assert.match(r.output, /^migrated\s+k$/m);
+  assert.equal(run(dir, ["get", "k", ...SCOPE]).stdout, "SECRET-v");
 });
