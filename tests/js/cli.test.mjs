@@ -1086,6 +1086,18 @@ test("migrate: a failure midway loses nothing and a second run finishes; --from-
   for (const k of ["a", "b", "c"]) assert.equal(run(dir, ["get", k, ...withConfig]).stdout, `SECRET-${k}`);
   r = migrate();
   assert.deepEqual(r.json.map((e) => e.status).sort(), ["invalid-key", "unchanged", "unchanged", "unchanged"]);
+
+  // A migrate killed inside a put leaves that key's pending row (and maybe
+  // its value): the next run copies it.
+  const s = state(dir);
+  s.rows["alice/demo/a"] = { ...s.rows["alice/demo/a"], pending: true };
+  delete s.secrets["alice/demo/a"];
+  writeFileSync(join(dir, "state.json"), JSON.stringify(s));
+  assert.equal(run(dir, ["get", "a", ...withConfig]).code, 3);
+  r = migrate();
+  assert.equal(r.json.find((e) => e.key === "a").status, "migrated");
+  assert.equal(run(dir, ["get", "a", ...withConfig]).stdout, "SECRET-a");
+  assert.notEqual(state(dir).rows["alice/demo/a"].pending, true, "committed");
   assert.deepEqual(snapshot(source), before, "the source is untouched");
 });
 
