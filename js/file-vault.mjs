@@ -20,8 +20,10 @@
 //   followed by the vault id, so a file copied under another id, or under
 //   another version of an id (strict mode's ids carry the version:
 //   `<id>#<token>`), fails to decrypt instead of returning the wrong secret.
-//   The sequence is authenticated and increases with every write of the
-//   process (it starts from the clock in microseconds); a vault instance
+//   The sequence is authenticated; each write takes one above the clock (in
+//   microseconds), above the process's previous writes and above the
+//   sequence of the file it replaces, so it grows per id across processes
+//   whatever their clocks say. A vault instance
 //   refuses a file of an id whose sequence is lower than one it has already
 //   written or read for that id, so an older file put back in place under the
 //   same id is detected for the instance's lifetime.
@@ -50,12 +52,18 @@ const KEY_BYTES = 32;
 const DECRYPT_FAILED = "FileVault: cannot decrypt secret (wrong key or tampered file)";
 const CHECK_PERMISSIONS = process.platform !== "win32";
 
-/** Write sequence of this process: strictly increasing, starting from the clock (µs). */
+/**
+ * The next write sequence of this process: above the clock (µs), above every
+ * sequence it wrote before, and above `floor` (the id's current file).
+ */
 let lastSequence = 0n;
-function nextSequence() {
+function nextSequence(floor) {
   const now = BigInt(Date.now()) * 1000n;
-  lastSequence = now > lastSequence ? now : lastSequence + 1n;
-  return lastSequence;
+  let next = lastSequence + 1n;
+  if (now > next) next = now;
+  if (floor + 1n > next) next = floor + 1n;
+  lastSequence = next;
+  return next;
 }
 
 /** Writes `data` to `path` durably: fsync of the file before it is closed. */
@@ -187,7 +195,9 @@ export class FileVault {
     if (typeof plaintext !== "string") {
       throw new TypeError(`FileVault.setSecret: the value must be a string (got ${typeName(plaintext)})`);
     }
-    const sequence = nextSequence();
+    // Above the sequence of the file being replaced, so a reader that saw it
+    // accepts this one even if this process's clock is behind the writer's.
+    const sequence = nextSequence(await this.#currentSequence(id));
     const header = Buffer.alloc(HEADER_BYTES);
     MAGIC.copy(header);
     header.writeBigUInt64BE(sequence, MAGIC.length);
@@ -212,6 +222,37 @@ export class FileVault {
     if (!(this.#seen.get(id) > sequence)) this.#seen.set(id, sequence);
   }
 
+  /** The authenticated sequence of the id's file (0 when absent, format 1 or not authentic). */
+  async #currentSequence(id) {
+    let data;
+    try {
+      data = await readFile(this.#path(id));
+    } catch (e) {
+      if (e.code === "ENOENT") return this.#seen.get(id) ?? 0n;
+      throw e;
+    }
+    const decoded = this.#decode(id, data);
+    const seen = this.#seen.get(id) ?? 0n;
+    return decoded && decoded.sequence > seen ? decoded.sequence : seen;
+  }
+
+  /** { plain, sequence } of a file of either format, or undefined when it does not authenticate. */
+  #decode(id, data) {
+    const idBytes = Buffer.from(id, "utf8");
+    if (data.length >= HEADER_BYTES && data.subarray(0, MAGIC.length).equals(MAGIC)) {
+      const header = data.subarray(0, HEADER_BYTES);
+      const plain = this.#open(data.subarray(HEADER_BYTES), Buffer.concat([header, idBytes]));
+      if (plain !== undefined) return { plain, sequence: header.readBigUInt64BE(MAGIC.length) };
+    }
+    // Format 1 (no header): its random IV may begin with the magic bytes, so
+    // it is tried whenever format 2 did not authenticate.
+    if (this.#legacy) {
+      const plain = this.#open(data, idBytes);
+      if (plain !== undefined) return { plain, sequence: 0n };
+    }
+    return undefined;
+  }
+
   /** Decrypts IV | tag | ciphertext with `aad`; undefined when it does not authenticate. */
   #open(data, aad) {
     if (data.length < IV_BYTES + TAG_BYTES) return undefined;
@@ -234,22 +275,10 @@ export class FileVault {
       if (e.code === "ENOENT") return undefined;
       throw e;
     }
-    const idBytes = Buffer.from(id, "utf8");
-    let sequence;
-    let plain;
-    if (data.length >= HEADER_BYTES && data.subarray(0, MAGIC.length).equals(MAGIC)) {
-      const header = data.subarray(0, HEADER_BYTES);
-      plain = this.#open(data.subarray(HEADER_BYTES), Buffer.concat([header, idBytes]));
-      if (plain !== undefined) sequence = header.readBigUInt64BE(MAGIC.length);
-    }
-    // Format 1 (no header): its random IV may begin with the magic bytes, so
-    // it is tried whenever format 2 did not authenticate.
-    if (plain === undefined && this.#legacy) {
-      plain = this.#open(data, idBytes);
-      if (plain !== undefined) sequence = 0n;
-    }
+    const decoded = this.#decode(id, data);
     // Never include file contents: only say that authentication failed.
-    if (plain === undefined) throw new Error(DECRYPT_FAILED);
+    if (decoded === undefined) throw new Error(DECRYPT_FAILED);
+    const { plain, sequence } = decoded;
     if (this.#seen.get(id) > sequence) {
       throw new Error("FileVault: the file of this id is older than one this vault already wrote or read (replayed file)");
     }

@@ -259,3 +259,22 @@ test("FileVault: files are 0600 and the key file is created with 0600 whatever t
   assert.equal(statSync(opts.dir).mode & 0o777, 0o700);
   for (const f of readdirSync(opts.dir)) assert.equal(statSync(join(opts.dir, f)).mode & 0o777, 0o600);
 });
+
+test("FileVault: a writer whose clock is behind still writes a newer sequence (no false replay for readers)", { timeout: 60_000 }, async () => {
+  const dir = scratch();
+  const opts = options(dir);
+  const reader = await FileVault.open(opts);
+  const writeFrom = (value, clockOffsetMs) =>
+    node(dir, `
+      const now = Date.now;
+      Date.now = () => now() + ${clockOffsetMs};
+      const { FileVault } = await import(${JSON.stringify(MODULE)});
+      await (await FileVault.open(${JSON.stringify(opts)})).setSecret("u/p/k", ${JSON.stringify(value)});
+    `);
+  // A process whose clock runs a day ahead writes; the reader sees it.
+  assert.equal((await writeFrom("from the fast clock", 86_400_000)).code, 0);
+  assert.equal(await reader.getSecret("u/p/k"), "from the fast clock");
+  // A process with the right clock writes the next value: it must read as newer.
+  assert.equal((await writeFrom("later value", 0)).code, 0);
+  assert.equal(await reader.getSecret("u/p/k"), "later value");
+});
