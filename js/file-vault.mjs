@@ -23,7 +23,8 @@
 //   The sequence is authenticated; each write takes one above the clock (in
 //   microseconds), above the process's previous writes and above the
 //   sequence of the file it replaces, so it grows per id across processes
-//   whatever their clocks say. A vault instance
+//   whatever their clocks say (after a delete the clock alone decides). A
+//   vault instance
 //   refuses a file of an id whose sequence is lower than one it has already
 //   written or read for that id, so an older file put back in place under the
 //   same id is detected for the instance's lifetime.
