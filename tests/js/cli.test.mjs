@@ -138,8 +138,21 @@ test("--help: the tool and every command; no arguments is a usage error", SLOW, 
       assert.equal(r.stderr, "");
     }
   }
+  // The commands without a scope.
+  for (const c of ["init", "completion"]) {
+    assert.match(run(dir, ["--help"]).stdout, new RegExp(`^  ${c}\\b`, "m"));
+    const r = run(dir, [c, "--help"]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, new RegExp(`^Usage: ${TOOL} ${c}\\b`));
+    assert.doesNotMatch(r.stdout, /--user U/);
+  }
   const put = run(dir, ["put", "--help"]).stdout;
-  for (const opt of ["--value-stdin", "--value V", "--label L", "--provider P", "--expires ISO"]) assert.ok(put.includes(opt), opt);
+  for (const opt of ["--value-stdin", "--value-file FILE", "--value V", "--label L", "--provider P", "--expires ISO", "--allow-past"]) {
+    assert.ok(put.includes(opt), opt);
+  }
+  const migrate = run(dir, ["migrate", "--help"]).stdout;
+  for (const opt of ["--from-dir DIR", "--from-config FILE", "--passphrase-stdin", "--dry-run", "--overwrite"]) assert.ok(migrate.includes(opt), opt);
+  assert.match(run(dir, ["export", "--help"]).stdout, /--values[\s\S]*--out FILE/);
   assert.match(run(dir, ["reconcile", "--help"]).stdout, /--dry-run[\s\S]*--stale-pending-ms N/);
   assert.match(run(dir, ["orphans", "--help"]).stdout, /--stale-pending-ms N/);
 
