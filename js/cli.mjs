@@ -596,7 +596,7 @@ async function fileBackends(paths, warn) {
 
 // ---- backends ---------------------------------------------------------
 
-/** Imports a config module; `describeWhat` names it in errors. */
+/** Imports a module given with `--<flag>`; errors name the flag and the file. */
 async function importModule(file, flag) {
   const path = resolve(file);
   if (!existsSync(path)) throw usageError(`${flag} module not found: ${file}`);
