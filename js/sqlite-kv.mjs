@@ -17,8 +17,14 @@
 // encrypted at rest (an encrypted volume, SQLCipher, ...); otherwise use an
 // encrypting vault such as FileVault (`server-credential-store-wasm/file-vault`).
 //
+// A database opened by file name that does not exist yet is created with
+// mode 0600 (whatever the umask), and SQLite gives its -wal and -shm files
+// the database file's mode: only the owner can read the rows (and, with
+// SqliteVault, the plaintext secrets). An existing file keeps its mode.
+//
 // better-sqlite3 is synchronous; every method still returns a promise (a
 // thrown error becomes a rejection), as the store's host objects do.
+import { closeSync, fchmodSync, openSync } from "node:fs";
 import { createRequire } from "node:module";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -35,12 +41,30 @@ function openDatabase(source, who) {
     } catch (e) {
       throw new Error(`${who}: opening a database by file name needs better-sqlite3 (npm install better-sqlite3)`, { cause: e });
     }
+    createPrivate(source);
     return { db: new Database(source), owned: true };
   }
   if (source && typeof source.prepare === "function" && typeof source.exec === "function") {
     return { db: source, owned: false };
   }
   throw new TypeError(`${who}: expected a better-sqlite3 Database or a file name`);
+}
+
+/** Creates `path` empty with mode 0600 if it is absent (not for ":memory:", "" or file: URIs). */
+function createPrivate(path) {
+  if (path === "" || path === ":memory:" || path.startsWith("file:")) return;
+  let fd;
+  try {
+    fd = openSync(path, "wx", 0o600);
+  } catch (e) {
+    if (e.code === "EEXIST") return;
+    throw e;
+  }
+  try {
+    fchmodSync(fd, 0o600); // umask-independent
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function tableName(table, who) {

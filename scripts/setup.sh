@@ -79,6 +79,18 @@ setup_node22() {
   rm -rf "$tmp"
 }
 
+# zsh and fish: the CLI's completion test parses its scripts with them
+# (scripts/test.sh calls this; building needs neither).
+setup_shells() {
+  local missing=() p
+  for p in zsh fish; do command -v "$p" >/dev/null || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]} (apt, as root)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
 setup_all() {
   setup_rust
   setup_node

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
 source scripts/setup.sh # only for PATH (bun, tsc from node_modules/.bin)
+setup_shells            # zsh and fish for the CLI's completion test
 
 echo "== cargo test"
 cargo test
