@@ -230,7 +230,9 @@ Options:
 ${STALE_HELP}
 
 Output: a summary and a table; --json: { "dryRun", "repaired": [...],
-"failed": [{ ..., "error" }], "skipped": [...] } with entries as in 'orphans'.
+"failed": [{ ..., "error" }], "skipped": [...], "invalid": [...] } with
+entries as in 'orphans'. "invalid": entries whose id is outside the key
+grammar (reason invalid-key): reported, never acted on.
 Exit code 1 when any repair failed.`,
     prepare: (values) => ({ ...staleOption(values), dryRun: values["dry-run"] === true }),
     run: runReconcile,
@@ -942,6 +944,7 @@ async function runReconcile({ store, output, options, mask }) {
       repaired: report.repaired.map(nullify),
       failed: failed.map(nullify),
       skipped: report.skipped.map(nullify),
+      invalid: report.invalid.map(nullify),
     };
     return { stdout: json(out), exitCode };
   }
@@ -949,10 +952,11 @@ async function runReconcile({ store, output, options, mask }) {
     ...report.repaired.map((o) => ({ ...o, status: report.dryRun ? "would repair" : "repaired" })),
     ...failed.map((o) => ({ ...o, status: "failed" })),
     ...report.skipped.map((o) => ({ ...o, status: "skipped" })),
+    ...report.invalid.map((o) => ({ ...o, status: "not acted on" })),
   ];
   const head = report.dryRun
     ? `dry run: ${report.repaired.length} to repair, nothing changed\n`
-    : `repaired ${report.repaired.length}, failed ${failed.length}, skipped ${report.skipped.length}\n`;
+    : `repaired ${report.repaired.length}, failed ${failed.length}, skipped ${report.skipped.length}, invalid ${report.invalid.length}\n`;
   const columns = [["STATUS", "status"], ...ORPHAN_COLUMNS];
   if (failed.length) columns.push(["ERROR", "error"]);
   return { stdout: head + (rows.length ? table(rows, columns) : ""), exitCode };

@@ -230,7 +230,7 @@ test("--json shapes", SLOW, () => {
   r = runJson(dir, ["orphans", ...SCOPE]);
   assert.deepEqual([r.code, r.json], [0, []]);
   r = runJson(dir, ["reconcile", ...SCOPE, "--dry-run"]);
-  assert.deepEqual([r.code, r.json], [0, { dryRun: true, repaired: [], failed: [], skipped: [] }]);
+  assert.deepEqual([r.code, r.json], [0, { dryRun: true, repaired: [], failed: [], skipped: [], invalid: [] }]);
   r = runJson(dir, ["delete", "k1", ...SCOPE]);
   assert.deepEqual([r.code, r.json], [0, { key: "k1", deleted: true }]);
 
@@ -357,7 +357,7 @@ test("orphans and reconcile against a config module whose vault fails once", SLO
   // Text output of a run that repairs the rest.
   r = run(dir, ["reconcile", ...withConfig]);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /^repaired 1, failed 0, skipped 0$/m);
+  assert.match(r.stdout, /^repaired 1, failed 0, skipped 0, invalid 0$/m);
   assert.match(r.stdout, new RegExp(`^repaired\\s+${failedKey}\\s`, "m"));
   assert.deepEqual(runJson(dir, ["orphans", ...withConfig]).json, []);
   const after = state(dir);
