@@ -248,6 +248,10 @@ let table;
 let inflight = 0;
 let tableOk = 0;
 let memoryOk = 0;
+// How many operations may be in flight before the next check: computed by
+// a full check, zeroed whenever something else takes room (a store, a
+// listing), so the common admission is one comparison.
+let budget = 0;
 // Generous bounds on what one operation holds between its crossings, not
 // counting a listing's entries (see reserve).
 const SLOTS_PER_CALL = 32;
@@ -281,20 +285,27 @@ function canGrowTo(slots, bytes) {
 }
 
 // Before an operation's first crossing: whether it may start (then it
-// counts as in flight until `drive` settles it).
+// counts as in flight until `drive` settles it). A full check makes room
+// for the operations in flight and one more, and, when the engine has room
+// for it, sets the budget to twice that.
 function admit() {
-  const n = inflight + 1;
-  if (!canGrowTo(n * SLOTS_PER_CALL, n * BYTES_PER_CALL)) return false;
-  inflight = n;
+  if (inflight >= budget) {
+    const n = inflight + 1;
+    if (!canGrowTo(n * SLOTS_PER_CALL, n * BYTES_PER_CALL)) return false;
+    budget = canGrowTo(2 * n * SLOTS_PER_CALL, 2 * n * BYTES_PER_CALL) ? 2 * n : n;
+  }
+  inflight++;
   return true;
 }
 // Before a store is made: room for what it holds for its lifetime.
 function admitStore() {
+  budget = 0;
   return canGrowTo((inflight + 1) * SLOTS_PER_CALL + SLOTS_PER_STORE, (inflight + 1) * BYTES_PER_CALL);
 }
 // Called by Rust before it takes `values` more JS values at once (a
 // listing's entries, a row's list of retired versions).
 export function reserve(values) {
+  budget = 0;
   return canGrowTo(inflight * SLOTS_PER_CALL + values, inflight * BYTES_PER_CALL + 64 * values);
 }
 
