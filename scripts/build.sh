@@ -60,8 +60,10 @@ cp pkg-template/package.json pkg-template/README.md pkg/
 cp js/index.d.ts pkg/index.d.ts
 cp js/index.d.ts pkg/index.d.cts
 cp js/store.mjs pkg/store.mjs
-# Node extras: the encrypted file vault, the SQLite KV (with getByPrefix) and the operator CLI.
+# Node extras: the encrypted file vault, the SQLite KV (with getByPrefix), the
+# PostgreSQL backends and the operator CLI.
 cp js/cli.mjs js/file-vault.mjs js/file-vault.d.ts js/sqlite-kv.mjs js/sqlite-kv.d.ts pkg/
+cp js/postgres.mjs js/postgres.d.ts pkg/
 chmod +x pkg/cli.mjs
 cp -r "$out/$name.js" "$out/${name}_bg.wasm" "$out/snippets" pkg/web/
 cp js/web.js pkg/web/index.js
@@ -74,6 +76,7 @@ npm pack --dry-run --json ./pkg 2>/dev/null | node -e '
   const shipped = new Set(files.map((f) => f.path));
   const need = ["package.json", "README.md", "index.d.ts", "index.d.cts", "store.mjs",
     "cli.mjs", "file-vault.mjs", "file-vault.d.ts", "sqlite-kv.mjs", "sqlite-kv.d.ts",
+    "postgres.mjs", "postgres.d.ts",
     "node/index.mjs", "node/index.cjs",
     "web/index.js", "web/server_credential_store_wasm.js", "web/server_credential_store_wasm_bg.wasm"];
   const missing = need.filter((f) => !shipped.has(f));
