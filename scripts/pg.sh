@@ -23,13 +23,15 @@
 # owner is gone (a run that was killed before it could clean up).
 
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-PG_TMP="${PG_TMP:-${TMPDIR:-/tmp}}"
+# Where clusters are made: a directory the postgres user can traverse.
+PG_TMP="${PG_TMP:-/tmp}"
 
 pg_log() { echo "pg: $*" >&2; }
 
-# Runs a server binary as the cluster's owner.
+# Runs a server binary as the cluster's owner, from / (the caller's working
+# directory may be closed to the postgres user; every path given is absolute).
 _pg_as_owner() {
-  if ((EUID == 0)); then runuser -u postgres -- "$@"; else "$@"; fi
+  if ((EUID == 0)); then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # "pid starttime" of a running process (the start time tells a reused pid apart).
