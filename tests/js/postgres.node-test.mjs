@@ -2,7 +2,7 @@
 // server-credential-store-wasm/postgres) against a real PostgreSQL 15 server:
 // a throwaway cluster of scripts/pg.sh (tests/js/helpers/pg-cluster.mjs).
 // Node only (`node --test`): child processes and the pg driver's sockets.
-import { after, before, test } from "node:test";
+import { after, before, test as nodeTest } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -14,6 +14,10 @@ import pg from "pg";
 import { ServerCredentialStore } from "server-credential-store-wasm";
 import { PostgresKvStorage, PostgresVault, keyId, prefixSuccessor } from "server-credential-store-wasm/postgres";
 import { startCluster, withParams } from "./helpers/pg-cluster.mjs";
+
+// No test may hang the suite: each gets a minute unless it says otherwise.
+const test = (name, options, fn) =>
+  fn ? nodeTest(name, { timeout: 60_000, ...options }, fn) : nodeTest(name, { timeout: 60_000 }, options);
 
 let cluster;
 let admin; // a pool for setting up and inspecting tables
@@ -523,12 +527,29 @@ test("vault: rotateKey under concurrent reads and writes loses nothing; readers 
   const oldKey = randomBytes(32);
   const newKey = randomBytes(32);
   const name = table("rotate");
-  const vault = await vaultStore(oldKey, { name });
   const N = 300;
   const ids = Array.from({ length: N }, (_, i) => `u/p/k${String(i).padStart(3, "0")}`);
+  const seed = await vaultStore(oldKey, { name });
   for (let i = 0; i < N; i += 50) {
-    await Promise.all(ids.slice(i, i + 50).map((id) => vault.setSecret(id, `v1-${id}`)));
+    await Promise.all(ids.slice(i, i + 50).map((id) => seed.setSecret(id, `v1-${id}`)));
   }
+  let reads = 0;
+  let writes = 0;
+  let batches = 0;
+  // The rotating vault: before each batch's update, it lets the other lanes
+  // make progress, so every batch interleaves with reads and writes.
+  const rotPool = pool();
+  const paced = {
+    async query(sql, params) {
+      if (rotating && /^\s*UPDATE/.test(sql)) {
+        batches++;
+        const [r0, w0] = [reads, writes];
+        while (reads < r0 + 4 || writes < w0 + 1) await new Promise((r) => setTimeout(r, 1));
+      }
+      return rotPool.query(sql, params);
+    },
+  };
+  const vault = new PostgresVault({ pool: paced, table: name, key: oldKey });
   // Another process, already configured for the new key and still reading old rows.
   const reader = new PostgresVault({ pool: pool(), table: name, key: newKey, previousKeys: [oldKey] });
   // A process not yet given the new key, still writing with the old one.
@@ -536,7 +557,6 @@ test("vault: rotateKey under concurrent reads and writes loses nothing; readers 
   const written = new Map(ids.map((id) => [id, new Set([`v1-${id}`])]));
   const last = new Map(ids.map((id) => [id, `v1-${id}`]));
   let rotating = true;
-  let reads = 0;
   const readErrors = [];
   const readLane = async (v) => {
     while (rotating) {
@@ -550,28 +570,30 @@ test("vault: rotateKey under concurrent reads and writes loses nothing; readers 
       reads++;
     }
   };
-  let writes = 0;
-  const writeLane = async () => {
+  // Each write lane owns every other id, so the writes of one id are sequential.
+  const writeLane = async (lane) => {
     for (let i = 0; rotating; i++) {
-      const id = ids[Math.floor(Math.random() * N)];
-      const value = `v2-${id}-${i}-${writes}`;
+      const id = ids[2 * Math.floor((Math.random() * N) / 2) + lane];
+      const value = `v2-${id}-${lane}-${i}`;
       written.get(id).add(value); // before the write: a read may see it as soon as it lands
       await writer.setSecret(id, value);
       last.set(id, value);
       writes++;
     }
   };
-  const lanes = [readLane(vault), readLane(vault), readLane(reader), readLane(reader), writeLane(), writeLane()];
+  const lanes = [readLane(vault), readLane(vault), readLane(reader), readLane(reader), writeLane(0), writeLane(1)];
   const first = await vault.rotateKey(newKey, { batchSize: 16 });
   rotating = false;
   await Promise.all(lanes);
   assert.deepEqual(readErrors, [], "every read during rotation returned a value written for that id");
-  assert.ok(reads > 50 && writes > 5, `reads ${reads}, writes ${writes}`);
+  assert.ok(batches >= N / 16, `${batches} batches`);
+  assert.ok(reads >= 4 * batches && writes >= batches, `reads ${reads}, writes ${writes}`);
   assert.deepEqual(first.failed, []);
   assert.ok(first.rotated > 0 && first.rotated <= N);
   // The old-key writes that landed after their row was rotated are what remains.
   const again = await vault.rotateKey(newKey, { batchSize: 16 });
   assert.equal(again.remaining, 0);
+  assert.equal(first.rotated + again.rotated >= N, true);
   assert.equal(vault.keyId, keyId(newKey));
   const keyIds = (await admin.query(`SELECT DISTINCT key_id FROM "${name}"`)).rows.map((r) => r.key_id);
   assert.deepEqual(keyIds, [keyId(newKey)]);
