@@ -6,6 +6,7 @@
 #
 #   bash scripts/setup.sh              # toolchain + npm packages
 #   bash scripts/setup.sh --browsers   # also browsers and drivers (scripts/browsers.sh)
+#   bash scripts/setup.sh --postgres   # also PostgreSQL 15 (setup_postgres)
 #   source scripts/setup.sh            # only defines the functions below
 set -euo pipefail
 
@@ -91,6 +92,23 @@ setup_shells() {
   fi
 }
 
+# PostgreSQL 15 (Debian 12's `postgresql` is postgresql-15) for the PostgreSQL
+# suites, which start throwaway clusters of it (scripts/pg.sh). Installed only
+# when absent; apt-get update only then.
+setup_postgres() {
+  if dpkg-query -W -f '${Status}' postgresql-15 2>/dev/null | grep -q 'ok installed' &&
+    [[ -x /usr/lib/postgresql/15/bin/initdb ]]; then
+    return 0
+  fi
+  if ((EUID != 0)); then
+    log "PostgreSQL 15 is missing: run this as root, or apt-get install postgresql-15"
+    return 1
+  fi
+  log "installing postgresql-15 (apt)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15
+}
+
 setup_all() {
   setup_rust
   setup_node
@@ -104,5 +122,6 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     source "$ROOT/scripts/browsers.sh"
     install_browsers
   fi
+  [[ "${1:-}" != "--postgres" ]] || setup_postgres
   log "ready"
 fi

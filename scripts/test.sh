@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/build.sh
 source scripts/setup.sh # only for PATH (bun, tsc from node_modules/.bin)
 setup_shells            # zsh and fish for the CLI's completion test
+setup_postgres          # the PostgreSQL suites start throwaway clusters (scripts/pg.sh)
 
 echo "== cargo test"
 cargo test
@@ -17,7 +18,8 @@ echo "== bun test (${#js_tests[@]} files)"
 # The ./ prefix makes bun treat each argument as a file, not a name filter.
 bun test "${js_tests[@]/#/./}"
 
-# Node only: native modules (better-sqlite3), child processes, --expose-gc.
+# Node only: native modules (better-sqlite3), child processes, --expose-gc,
+# real PostgreSQL servers.
 shopt -s nullglob
 node_only=(tests/js/*.node-test.mjs tests/multiprocess/*.node-test.mjs)
 shopt -u nullglob
