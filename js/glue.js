@@ -152,6 +152,12 @@ export function errorWithCause(message, cause) {
 export function aggregateError(errors, message) {
   return new AggregateError(errors, message);
 }
+// Strict mode: a write that kept losing the race for the key's row.
+export function conflictError(message) {
+  const e = new Error(message);
+  e.code = "CREDENTIAL_CONFLICT";
+  return e;
+}
 
 // `before + key + after`: a message naming a key keeps the key's own text.
 export function messageAround(before, key, after) {
@@ -375,6 +381,10 @@ function method(target, name) {
       return target?.delete;
     case "getAll":
       return target?.getAll;
+    case "putIf":
+      return target?.putIf;
+    case "deleteIf":
+      return target?.deleteIf;
     case "setSecret":
       return target?.setSecret;
     case "getSecret":
@@ -430,7 +440,7 @@ const CALL_REQUIRED = 4;
 // `await` (promise, thenable or plain value). Returns 0 when there is a
 // result to await, 1 when an optional method is not a function, 2 when the
 // lookup or the call threw (the thrown value waits in takeThrown()).
-export function callHost(target, i, flags, a, b) {
+export function callHost(target, i, flags, a, b, c) {
   try {
     const name = names[i];
     const f = method(target, name);
@@ -441,7 +451,8 @@ export function callHost(target, i, flags, a, b) {
     const argc = flags & CALL_ARGC;
     // Set after the call: a method that starts other operations
     // synchronously has let theirs be taken by then.
-    awaited = argc === 0 ? f.call(target) : argc === 1 ? f.call(target, a) : f.call(target, a, b);
+    awaited =
+      argc === 0 ? f.call(target) : argc === 1 ? f.call(target, a) : argc === 2 ? f.call(target, a, b) : f.call(target, a, b, c);
     awaitedName = name;
     return 0;
   } catch (e) {

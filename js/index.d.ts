@@ -37,6 +37,10 @@ export interface CredentialMetadataRow {
   readonly vaultId?: string;
   /** Strict mode only: old versions whose delete failed; `reconcile()` finishes them. */
   readonly retiredVaultIds?: readonly string[];
+  /** Strict mode: versions being written, named before their bytes exist. */
+  readonly pendingVaultIds?: readonly string[];
+  /** Strict mode: set when a delete marked the row (no version commits over it). */
+  readonly deletingAt?: string;
 }
 
 /** What `listMetadata()` returns per credential: never a secret value. */
@@ -65,6 +69,12 @@ export interface SecretVault {
   setSecret(id: string, plaintext: string): Promise<void>;
   getSecret(id: string): Promise<string | undefined>;
   deleteSecret(id: string): Promise<void>;
+  /**
+   * Optional: every vault id starting with `prefix`. Strict mode's
+   * `listOrphans`/`reconcile` then also find bytes no row names (reason
+   * `"unnamed-bytes"`).
+   */
+  listIds?(prefix: string): Promise<string[]>;
 }
 
 /**
@@ -83,6 +93,15 @@ export interface MetadataKv<Row = CredentialMetadataRow> {
    * of `getAll()`, so they cost O(scope) instead of O(all rows).
    */
   getByPrefix?(prefix: string): Promise<Array<{ key: string; value: Row }> | undefined>;
+  /**
+   * Optional conditional write: writes only if the row stored now is
+   * `expected`, the row `get` returned (`undefined`: only if there is none),
+   * and resolves whether it wrote. With it (and `deleteIf`), strict mode is
+   * linearizable per key across processes and machines.
+   */
+  putIf?(key: string, value: Row, expected: Row | undefined): Promise<boolean>;
+  /** Optional conditional delete: only if the row stored now is `expected`. */
+  deleteIf?(key: string, expected: Row): Promise<boolean>;
 }
 
 export interface ServerCredentialStoreOptions {
@@ -96,9 +115,12 @@ export interface ServerCredentialStoreOptions {
    * Opt-in strict mode: updates write a fresh versioned vault id and flip the
    * row to it (a concurrent get never pairs old metadata with a new value),
    * and puts/deletes of one key queue behind each other across every store
-   * sharing this `metadata` object in the process. Rows gain `vaultId` (and
-   * `retiredVaultIds`), which the TypeScript store does not read: use it only
-   * when every reader is this package.
+   * sharing this `metadata` object in the process; across processes when the
+   * KV has `putIf`/`deleteIf`. Rows gain `vaultId`, `pendingVaultIds`,
+   * `retiredVaultIds` and `deletingAt`, which the TypeScript store does not
+   * read: use it only when every reader is this package. A write that keeps
+   * losing the race for its key's row rejects with an `Error` whose `code`
+   * is `"CREDENTIAL_CONFLICT"`.
    */
   readonly strict?: boolean;
   /**
@@ -124,14 +146,21 @@ export interface ServerCredentialStoreOptions {
  * refused before it starts, nothing is written), and
  * `"CREDENTIAL_STORE_TIMEOUT"` when a host call passed `timeoutMs`.
  */
-export type CredentialStoreErrorCode = "CREDENTIAL_STORE_BUSY" | "CREDENTIAL_STORE_TIMEOUT";
+export type CredentialStoreErrorCode = "CREDENTIAL_STORE_BUSY" | "CREDENTIAL_STORE_TIMEOUT" | "CREDENTIAL_CONFLICT";
 
 /**
  * Why `listOrphans` reports a row. `"invalid-key"`: a KV entry of the scope
  * whose id is not the prefix plus a key of the grammar (for example
  * `u/p/../../u2/p2/x`); reported, never acted on.
  */
-export type OrphanFinding = OrphanReason | "unknown" | "stale-pending" | "retired-versions" | "invalid-key";
+export type OrphanFinding =
+  | OrphanReason
+  | "unknown"
+  | "stale-pending"
+  | "retired-versions"
+  | "stale-versions"
+  | "unnamed-bytes"
+  | "invalid-key";
 
 /** A row that needs repair: never a value. */
 export interface OrphanInfo {

@@ -39,6 +39,10 @@ export declare class SqliteKvStorage<Row = CredentialMetadataRow> implements Met
   getAll(): Promise<Array<{ key: string; value: Row }> | undefined>;
   /** Entries whose key starts with `prefix`, ordered by key; `undefined` when none. */
   getByPrefix(prefix: string): Promise<Array<{ key: string; value: Row }> | undefined>;
+  /** Writes only if the stored row is `expected` (as `get` returned it; `undefined`: only if none). */
+  putIf(key: string, value: Row, expected: Row | undefined): Promise<boolean>;
+  /** Deletes only if the stored row is `expected`. */
+  deleteIf(key: string, expected: Row): Promise<boolean>;
   deleteAll(): Promise<void>;
   size(): Promise<number>;
   /** Closes the database if this object opened it from a file name. */
@@ -56,6 +60,8 @@ export declare class SqliteVault implements SecretVault {
   setSecret(id: string, plaintext: string): Promise<void>;
   getSecret(id: string): Promise<string | undefined>;
   deleteSecret(id: string): Promise<void>;
+  /** Every id starting with `prefix`. */
+  listIds(prefix: string): Promise<string[]>;
   close(): void;
 }
 

@@ -151,6 +151,9 @@ export class SqliteKvStorage {
       range: db.prepare(`SELECT key, value FROM ${t} WHERE key >= ? AND key < ? ORDER BY key`),
       deleteAll: db.prepare(`DELETE FROM ${t}`),
       size: db.prepare(`SELECT count(*) AS n FROM ${t}`),
+      insertNew: db.prepare(`INSERT INTO ${t} (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING`),
+      replaceIf: db.prepare(`UPDATE ${t} SET value = ? WHERE key = ? AND value = ?`),
+      deleteIf: db.prepare(`DELETE FROM ${t} WHERE key = ? AND value = ?`),
     };
   }
 
@@ -186,6 +189,24 @@ export class SqliteKvStorage {
 
   async delete(key) {
     this.#stmt.delete.run(key);
+  }
+
+  /**
+   * Conditional write (strict mode across processes): writes `value` only if
+   * the row stored now is `expected`, the row `get` returned (compared as
+   * stored JSON text), or, for `expected === undefined`, only if there is
+   * none. Resolves whether it wrote. One statement: atomic across
+   * processes on the same database.
+   */
+  async putIf(key, value, expected) {
+    const text = encode(value, "SqliteKvStorage.putIf");
+    if (expected === undefined) return this.#stmt.insertNew.run(key, text).changes === 1;
+    return this.#stmt.replaceIf.run(text, key, encode(expected, "SqliteKvStorage.putIf")).changes === 1;
+  }
+
+  /** Conditional delete: only if the row stored now is `expected`. */
+  async deleteIf(key, expected) {
+    return this.#stmt.deleteIf.run(key, encode(expected, "SqliteKvStorage.deleteIf")).changes === 1;
   }
 
   /** Every entry, ordered by key; `undefined` when there is none (as InMemoryKvStorage). */
@@ -246,6 +267,8 @@ export class SqliteVault {
       get: db.prepare(`SELECT secret FROM ${t} WHERE id = ?`),
       set: db.prepare(`INSERT INTO ${t} (id, secret) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET secret = excluded.secret`),
       delete: db.prepare(`DELETE FROM ${t} WHERE id = ?`),
+      from: db.prepare(`SELECT id FROM ${t} WHERE id >= ? ORDER BY id`),
+      range: db.prepare(`SELECT id FROM ${t} WHERE id >= ? AND id < ? ORDER BY id`),
     };
   }
 
@@ -263,6 +286,14 @@ export class SqliteVault {
 
   async deleteSecret(id) {
     this.#stmt.delete.run(id);
+  }
+
+  /** Every id starting with `prefix` (reconcile finds bytes no row names). */
+  async listIds(prefix) {
+    if (typeof prefix !== "string") throw new TypeError("SqliteVault.listIds: prefix must be a string");
+    const low = wellFormed(prefix);
+    const high = prefixSuccessor(low);
+    return (high === undefined ? this.#stmt.from.all(low) : this.#stmt.range.all(low, high)).map((r) => r.id);
   }
 
   /** Closes the database if this object opened it (from a file name). */

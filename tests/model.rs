@@ -1114,25 +1114,31 @@ fn checker_flags_reconcile_deleting_live_bytes() {
 #[test]
 fn checker_accepts_every_strict_failure_path() {
     let paths: Vec<(Vec<Op>, Vec<Fault>, &str)> = vec![
+        // An update's calls: get, the row naming the new version, its
+        // bytes, the flip, the old version's delete, the row forgetting it.
+        // The version's write fails: it is taken back.
+        (vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1")], vec![Fault::reject(1, 2)], "write"),
         // The flip fails; the new version is taken back.
-        (vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1")], vec![Fault::reject(1, 2)], "raw"),
-        // …and taking it back fails: UpdateOrphaned names the new version.
+        (vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1")], vec![Fault::reject(1, 3)], "raw"),
+        // …and taking it back fails: it stays named as pending, for reconcile.
         (
-            vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1")],
-            vec![Fault::reject(1, 2), Fault::reject(1, 3)],
-            "UpdateOrphaned",
+            vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1"), list_orphans(0)],
+            vec![Fault::reject(1, 3), Fault::reject(1, 4)],
+            "pending stays named",
         ),
+        // The naming write fails: raw, nothing written.
+        (vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1"), get(0, "a")], vec![Fault::reject(1, 1)], "intent"),
         // The old version's delete fails: recorded; reconcile finishes it.
         (
             vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1"), reconcile(0), get(0, "a")],
-            vec![Fault::reject(1, 3)],
+            vec![Fault::reject(1, 4)],
             "retired",
         ),
-        // …and recording it fails: RetiredOrphaned names the old version.
+        // …or the row's forgetting it fails: the record stays (bytes gone) for reconcile.
         (
-            vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1")],
-            vec![Fault::reject(1, 3), Fault::throw(1, 4)],
-            "RetiredOrphaned",
+            vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1"), reconcile(0), get(0, "a")],
+            vec![Fault::throw(1, 5)],
+            "forget fails",
         ),
         // A delete whose vault delete fails leaves a marker; reconcile repairs it.
         (
@@ -1184,13 +1190,13 @@ fn checker_accepts_every_strict_failure_path() {
         // …the old version's delete fails: recorded by the flip, no error.
         (
             vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1"), list_orphans(0), reconcile(0)],
-            vec![Fault::reject(0, 3), Fault::reject(1, 3)],
+            vec![Fault::reject(0, 3), Fault::reject(1, 4)],
             "over, delete fails",
         ),
         // …the rewrite fails: the record stays (bytes gone) for reconcile.
         (
             vec![put(0, "a", "s3cret-0"), put(0, "a", "s3cret-1"), reconcile(0), get(0, "a")],
-            vec![Fault::reject(0, 3), Fault::reject(1, 4)],
+            vec![Fault::reject(0, 3), Fault::reject(1, 5)],
             "over, rewrite fails",
         ),
     ];
@@ -1297,8 +1303,8 @@ fn strict_closes_s1() {
 fn strict_closes_s2() {
     let sc = Scenario {
         batches: vec![vec![put(0, "a", "s3cret-0")], vec![list_orphans(0), put(0, "a", "s3cret-2")]],
-        faults: vec![Fault::reject(0, 3), Fault::reject(2, 3)],
-        schedules: vec![vec![], vec![1, 1, 1, 1]],
+        faults: vec![Fault::reject(0, 3), Fault::reject(2, 4)],
+        schedules: vec![vec![], vec![1, 1, 1, 1, 1]],
     };
     let r = strict_clean(&sc);
     let listed = match &r.ops[1].res {
@@ -1308,7 +1314,7 @@ fn strict_closes_s2() {
     assert_eq!(listed, [("a".to_string(), "retired-versions".to_string())], "the flip names the old version");
     assert!(r.ops[2].res.is_ok());
     assert_eq!(format!("{:?}", row(&r, "u1/p1/a").prop("retiredVaultIds")), "[\"u1/p1/a#v1\"]");
-    assert_eq!(r.effects.iter().filter(|e| e.op == 2 && e.is("metadata", "put", "u1/p1/a")).count(), 1);
+    assert_eq!(r.effects.iter().filter(|e| e.op == 2 && e.is("metadata", "put", "u1/p1/a")).count(), 2, "naming, flip");
     // The old version's delete succeeds: the row is rewritten without it
     // (a listing between flip and rewrite sees retired-versions).
     let r = strict_clean(&Scenario { faults: vec![Fault::reject(0, 3)], ..sc.clone() });
@@ -1321,8 +1327,8 @@ fn strict_closes_s2() {
             vec![list_orphans(0), put(0, "a", "s3cret-2")],
             vec![reconcile(0)],
         ],
-        faults: vec![Fault::reject(0, 3), Fault::reject(2, 4)],
-        schedules: vec![vec![], vec![1, 1, 1, 1], vec![]],
+        faults: vec![Fault::reject(0, 3), Fault::reject(2, 5)],
+        schedules: vec![vec![], vec![1, 1, 1, 1, 1], vec![]],
     });
     assert!(r.ops[2].res.is_ok());
     assert!(matches!(&r.ops[3].res, Res::Reconcile(Ok(rep)) if report_entries(&rep.prop("repaired")).len() == 1));
@@ -1331,7 +1337,7 @@ fn strict_closes_s2() {
     strict_clean(&Scenario {
         batches: vec![vec![put(0, "a", "s3cret-0")], vec![reconcile_with(0, 0), put(0, "a", "s3cret-2")]],
         faults: vec![Fault::reject(0, 2), Fault::reject(0, 3), Fault::reject(0, 4)],
-        schedules: vec![vec![], vec![1, 1, 1, 1]],
+        schedules: vec![vec![], vec![1, 1, 1, 1, 1]],
     });
 }
 

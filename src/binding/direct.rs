@@ -151,5 +151,5 @@ fn after_row(i: u32, mut op: Box<DirectOp>, read: Read, row: JsValue) -> u32 {
 fn orphaned(i: u32, op: DirectOp, e: JsValue) -> u32 {
     task::release(i);
     let DirectOp { store, a, row, .. } = op;
-    task::start(async move { Err(into_js(store.vault_delete_failed(&a, &row, DeleteOp::Delete, e).await)) })
+    task::start(async move { Err(into_js(store.vault_delete_failed(&a, &row, DeleteOp::Delete, e, &row).await)) })
 }

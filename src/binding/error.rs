@@ -24,9 +24,8 @@ pub fn into_js(e: StoreError<JsValue>) -> JsValue {
         | StoreError::InvalidOption { .. } => glue::type_error(&message),
         StoreError::VaultWriteOrphaned { cause, .. }
         | StoreError::CommitOrphaned { cause, .. }
-        | StoreError::VaultDeleteOrphaned { cause, .. }
-        | StoreError::UpdateOrphaned { cause, .. }
-        | StoreError::RetiredOrphaned { cause, .. } => glue::error_with_cause(&message, &cause),
+        | StoreError::VaultDeleteOrphaned { cause, .. } => glue::error_with_cause(&message, &cause),
+        StoreError::Conflict { .. } => glue::conflict_error(&message),
         StoreError::DeleteAll(errors) => {
             let errors: Array = errors.into_iter().map(into_js).collect();
             glue::aggregate_error(&errors, &message)

@@ -49,6 +49,8 @@ pub mod glue {
         pub fn error_with_cause(message: &JsValue, cause: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = aggregateError)]
         pub fn aggregate_error(errors: &Array, message: &JsValue) -> JsValue;
+        #[wasm_bindgen(js_name = conflictError)]
+        pub fn conflict_error(message: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = messageAround)]
         pub fn message_around(before: &str, key: &JsValue, after: &str) -> JsValue;
         #[wasm_bindgen(js_name = keyAndId)]
@@ -91,7 +93,7 @@ pub mod glue {
 
         // The executor's side of host calls (see task.rs).
         #[wasm_bindgen(js_name = callHost)]
-        pub fn call_host(target: &JsValue, method: u32, flags: u32, a: &JsValue, b: &JsValue) -> u32;
+        pub fn call_host(target: &JsValue, method: u32, flags: u32, a: &JsValue, b: &JsValue, c: &JsValue) -> u32;
         #[wasm_bindgen(js_name = wakeSlot)]
         pub fn wake_slot(slot: u32);
         #[wasm_bindgen(js_name = takeThrown)]
@@ -146,10 +148,13 @@ enum Method {
     DeleteSecret,
     GetByPrefix,
     ListMetadata,
+    PutIf,
+    DeleteIf,
+    ListIds,
 }
 
 impl Method {
-    const ALL: [Method; 9] = [
+    const ALL: [Method; 12] = [
         Method::Get,
         Method::Put,
         Method::Delete,
@@ -159,6 +164,9 @@ impl Method {
         Method::DeleteSecret,
         Method::GetByPrefix,
         Method::ListMetadata,
+        Method::PutIf,
+        Method::DeleteIf,
+        Method::ListIds,
     ];
 
     const fn name(self) -> &'static str {
@@ -172,6 +180,9 @@ impl Method {
             Method::DeleteSecret => "deleteSecret",
             Method::GetByPrefix => "getByPrefix",
             Method::ListMetadata => "listMetadata",
+            Method::PutIf => "putIf",
+            Method::DeleteIf => "deleteIf",
+            Method::ListIds => "listIds",
         }
     }
 
@@ -276,13 +287,15 @@ enum Args<'a> {
     None,
     One(&'a JsValue),
     Two(&'a JsValue, &'a JsValue),
+    Three(&'a JsValue, &'a JsValue, &'a JsValue),
 }
 
 /// What `callHost` reports (glue.js).
 const AWAITING: u32 = 0;
 const NOT_A_FUNCTION: u32 = 1;
-/// callHost's `flags`: the argument count, and whether the protocol requires
-/// the method (then a missing one throws the engine's own TypeError).
+/// callHost's `flags`: the argument count (`CALL_ARGC` bits), and whether
+/// the protocol requires the method (then a missing one throws the engine's
+/// own TypeError).
 const CALL_REQUIRED: u32 = 4;
 
 /// Whether a missing method is an error (required) or the store does
@@ -327,13 +340,14 @@ fn host_call(target: &JsValue, method: Method, args: Args<'_>, need: Need) -> Ho
 /// that is not a function, the engine's TypeError for the call expression).
 fn start_call(target: &JsValue, method: Method, args: Args<'_>, need: Need) -> Result<(), Option<JsValue>> {
     let undefined = JsValue::UNDEFINED;
-    let (argc, a, b) = match args {
-        Args::None => (0, &undefined, &undefined),
-        Args::One(a) => (1, a, &undefined),
-        Args::Two(a, b) => (2, a, b),
+    let (argc, a, b, c) = match args {
+        Args::None => (0, &undefined, &undefined, &undefined),
+        Args::One(a) => (1, a, &undefined, &undefined),
+        Args::Two(a, b) => (2, a, b, &undefined),
+        Args::Three(a, b, c) => (3, a, b, c),
     };
     let flags = if need == Need::Required { argc | CALL_REQUIRED } else { argc };
-    match glue::call_host(target, method.index(), flags, a, b) {
+    match glue::call_host(target, method.index(), flags, a, b, c) {
         AWAITING => Ok(()),
         NOT_A_FUNCTION => Err(None),
         _ => Err(Some(glue::take_thrown())),
@@ -634,6 +648,14 @@ impl MetadataKv<JsValues> for JsKv {
     fn get_by_prefix(&self, prefix: &JsValue) -> impl Future<Output = Option<Result<JsValue, JsValue>>> {
         host_call(&self.0, Method::GetByPrefix, Args::One(prefix), Need::Optional)
     }
+    async fn put_if(&self, id: &JsValue, row: &JsValue, expected: &JsValue) -> Option<Result<bool, JsValue>> {
+        let written = host_call(&self.0, Method::PutIf, Args::Three(id, row, expected), Need::Optional).await;
+        written.map(|r| r.map(|w| w.is_truthy()))
+    }
+    async fn delete_if(&self, id: &JsValue, expected: &JsValue) -> Option<Result<bool, JsValue>> {
+        let removed = host_call(&self.0, Method::DeleteIf, Args::Two(id, expected), Need::Optional).await;
+        removed.map(|r| r.map(|d| d.is_truthy()))
+    }
 }
 
 /// The caller's vault object. Secrets pass through as JS values, never copied into wasm memory.
@@ -662,6 +684,9 @@ impl SecretVault<JsValues> for JsVault {
     }
     fn delete_secret(&self, id: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
         call(&self.0, "vault", Method::DeleteSecret, Args::One(id), nothing)
+    }
+    fn list_ids(&self, prefix: &JsValue) -> impl Future<Output = Option<Result<JsValue, JsValue>>> {
+        host_call(&self.0, Method::ListIds, Args::One(prefix), Need::Optional)
     }
 }
 

@@ -46,12 +46,10 @@ pub enum StoreError<E> {
     /// bytes. `key` is the key's text for Rust (lone surrogates replaced);
     /// `key_text` the host's own string, which a binding puts in the message.
     VaultDeleteOrphaned { op: DeleteOp, key: String, key_text: E, marker_persisted: bool, cause: E },
-    /// → `Error` with `cause` (strict update): the new version's row flip
-    /// failed and so did deleting the new version's bytes.
-    UpdateOrphaned { vault_id: String, cause: E },
-    /// → `Error` with `cause` (strict update): the new value is stored, but
-    /// the old version's bytes could be neither deleted nor recorded.
-    RetiredOrphaned { vault_id: String, cause: E },
+    /// → `Error` with `code` `"CREDENTIAL_CONFLICT"` (strict mode): the
+    /// operation lost the race for the key's row to concurrent writers
+    /// `ATTEMPTS` times in a row; none of its versions stays live.
+    Conflict { op: &'static str, key: String },
     /// → `AggregateError` of each failed id's error, in order.
     DeleteAll(Vec<StoreError<E>>),
 }
@@ -84,14 +82,12 @@ impl<E> StoreError<E> {
                 key,
                 if *marker_persisted { "; orphan marker persisted" } else { "; orphan marker also failed to persist" },
             ],
-            UpdateOrphaned { vault_id, .. } => &[
-                "ServerCredentialStore.put: metadata update failed and rollback may have orphaned vault id ",
-                vault_id,
-            ],
-            RetiredOrphaned { vault_id, .. } => &[
-                "ServerCredentialStore.put: value stored, but the previous version at vault id ",
-                vault_id,
-                " could not be deleted nor recorded for reconciliation",
+            Conflict { op, key } => &[
+                "ServerCredentialStore.",
+                op,
+                ": concurrent writers kept changing the row of key ",
+                key,
+                "; gave up after repeated attempts",
             ],
             DeleteAll(_) => &["ServerCredentialStore.deleteAll: one or more entries failed"],
         };

@@ -228,6 +228,23 @@ pub trait MetadataKv<V: Values> {
     fn get_by_prefix(&self, _prefix: &V::Val) -> impl Future<Output = Option<Result<V::Val, V::Err>>> {
         core::future::ready(None)
     }
+    /// The optional capability of conditional writes, `putIf(id, row,
+    /// expected)`: writes only if the row stored now is the row `expected`
+    /// that `get` returned (undefined: only if there is none), and answers
+    /// whether it wrote. `None` when the KV lacks it (strict mode then relies
+    /// on its in-process write turns).
+    fn put_if(
+        &self,
+        _id: &V::Val,
+        _row: &V::Val,
+        _expected: &V::Val,
+    ) -> impl Future<Output = Option<Result<bool, V::Err>>> {
+        core::future::ready(None)
+    }
+    /// `deleteIf(id, expected)`: deletes only if the row stored now is `expected`.
+    fn delete_if(&self, _id: &V::Val, _expected: &V::Val) -> impl Future<Output = Option<Result<bool, V::Err>>> {
+        core::future::ready(None)
+    }
 }
 
 /// The caller's vault: holds the secret bytes, keyed by vault id.
@@ -235,6 +252,11 @@ pub trait SecretVault<V: Values> {
     fn set_secret(&self, id: &V::Val, secret: &V::Val) -> impl Future<Output = Result<(), V::Err>>;
     fn get_secret(&self, id: &V::Val) -> impl Future<Output = Result<V::Val, V::Err>>;
     fn delete_secret(&self, id: &V::Val) -> impl Future<Output = Result<(), V::Err>>;
+    /// The optional capability `listIds(prefix)`: every vault id starting
+    /// with `prefix`, as an array of strings. `None` when the vault lacks it.
+    fn list_ids(&self, _prefix: &V::Val) -> impl Future<Output = Option<Result<V::Val, V::Err>>> {
+        core::future::ready(None)
+    }
 }
 
 /// The host's `Date`, read at each use so fake timers apply.

@@ -64,6 +64,13 @@ impl Scope {
         &self.prefix
     }
 
+    /// The key a vault id of this scope belongs to: `<prefix><key>` or a
+    /// version of it, `<prefix><key>#<token>`.
+    pub fn key_of_version<'a>(&self, id: &'a str) -> Option<&'a str> {
+        let key = self.key_of(id)?;
+        Some(key.find('#').map_or(key, |at| &key[..at]))
+    }
+
     /// The key of a metadata KV key in this scope, or `None` outside it.
     pub fn key_of<'a>(&self, id: &'a str) -> Option<&'a str> {
         id.strip_prefix(self.prefix.as_str())

@@ -7,6 +7,7 @@ mod lock;
 mod reconcile;
 mod row;
 mod store;
+mod strict;
 
 pub use error::{DeleteOp, HostResult, StoreError};
 pub use host::{Clock, Facade, MetadataKv, NoFacade, SecretVault, Values};
@@ -15,3 +16,4 @@ pub use lock::{KeyGuard, KeyLocks};
 pub use reconcile::{Orphan, Outcome, DEFAULT_STALE_PENDING_MS};
 pub use row::{Carried, Field, Finding, OrphanReason, RowState, INFO};
 pub use store::{Addressed, Read, ReadNext, Store};
+pub use strict::ATTEMPTS;

@@ -3,10 +3,12 @@
 //! them (and pending rows a crashed process left); `reconcile` repairs each
 //! in its write turn: vault bytes first, then the row.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::error::{HostResult, StoreError};
 use super::host::{refs, Clock, MetadataKv, SecretVault, Values};
+use super::key::is_safe_segment;
 use super::row::{Field, Finding, OrphanReason, RowState};
 use super::store::{Addressed, HostRes, Result, Store};
 
@@ -61,8 +63,10 @@ where
     fn orphan_info(&self, orphan: &Orphan<V::Val>, extra: &[(Field, V::Val)]) -> HostRes<V::Val, V> {
         let v = &self.v;
         let a = self.readdress(&orphan.id);
+        // A vault id of unnamed bytes is a version of its key's id: `<key>#<token>`.
+        let key = self.scope.key_of_version(a.text(&self.v)).unwrap_or_default();
         let mut props = alloc::vec![
-            (Field::Key, v.string(self.scope.key_of(a.text(&self.v)).unwrap_or_default())),
+            (Field::Key, v.string(key)),
             (Field::Reason, v.string(orphan.finding.as_str())),
             (Field::OrphanedAt, v.get(&orphan.row, Field::OrphanedAt)?),
             (Field::UpdatedAt, v.get(&orphan.row, Field::UpdatedAt)?),
@@ -113,15 +117,39 @@ where
     /// strict mode rows still recording retired versions; and every entry
     /// whose id is not the prefix plus a key of the grammar (`InvalidKey`:
     /// its ids are never handed to the vault).
+    ///
+    /// Strict mode, when the vault has `listIds(prefix)`: also the bytes no
+    /// row names (`UnnamedBytes`: a write whose answer was lost after its
+    /// writer gave up, or bytes a process left dying between deleting them
+    /// and forgetting them). The vault is listed before the rows are read:
+    /// bytes that existed then and that no row named afterwards are named by
+    /// nothing for good (a version is named before its bytes are written and
+    /// never named again once forgotten).
     pub async fn list_orphans(&self, stale_pending_ms: f64) -> Result<Vec<Orphan<V::Val>>, V> {
+        let stored = match self.strict {
+            true => self.vault.list_ids(&self.prefix).await.transpose().host()?,
+            false => None,
+        };
         let mut found = Vec::new();
+        let mut named: Vec<String> = Vec::new();
         for (id, row) in self.scoped_entries().await? {
-            if !self.has_valid_key(&self.readdress(&id)) {
+            let a = self.readdress(&id);
+            if !self.has_valid_key(&a) {
                 found.push(Orphan { id, row, finding: Finding::InvalidKey });
                 continue;
             }
+            if stored.is_some() && self.v.is_truthy(&row) {
+                named.extend(self.named_texts(&a, &row).host()?);
+            }
             if let Some(finding) = self.finding(&id, &row, stale_pending_ms).host()? {
                 found.push(Orphan { id, row, finding });
+            }
+        }
+        for id in stored.map(|ids| self.v.array_items(&ids).unwrap_or_default()).unwrap_or_default() {
+            let Some(text) = self.v.as_string(&id) else { continue };
+            let key = self.scope.key_of_version(&text);
+            if key.is_some_and(is_safe_segment) && !named.iter().any(|n| *n == text) {
+                found.push(Orphan { id, row: self.v.undefined(), finding: Finding::UnnamedBytes });
             }
         }
         Ok(found)
@@ -142,10 +170,16 @@ where
             }
         }
         // Strict rows, committed or being deleted (a strict delete turns the
-        // row pending first): old versions recorded as still in the vault.
+        // row pending first): old versions recorded as still in the vault,
+        // and versions being written for longer than the threshold (their
+        // writer died or gave up).
         if self.strict {
-            if !self.retired_ids_of(&self.readdress(id), row)?.is_empty() {
+            let a = self.readdress(id);
+            if !self.retired_ids_of(&a, row)?.is_empty() {
                 return Ok(Some(Finding::RetiredVersions));
+            }
+            if !self.stale_versions(&a, row, stale_pending_ms)?.is_empty() {
+                return Ok(Some(Finding::StaleVersions));
             }
         }
         Ok(None)
@@ -157,6 +191,13 @@ where
     /// pending row belongs to a put or delete that failed (its caller was
     /// told), so repair means finishing the removal.
     pub async fn repair(&self, orphan: &Orphan<V::Val>, stale_pending_ms: f64) -> Outcome<V::Err> {
+        if orphan.finding == Finding::UnnamedBytes {
+            // Named by nothing for good (see `list_orphans`).
+            return match self.vault.delete_secret(&orphan.id).await {
+                Ok(()) => Outcome::Repaired,
+                Err(e) => Outcome::Failed(e),
+            };
+        }
         let a = self.readdress(&orphan.id);
         if !self.has_valid_key(&a) {
             return Outcome::Skipped;
@@ -171,13 +212,21 @@ where
             Ok(_) => return Outcome::Skipped,
             Err(e) => return Outcome::Failed(e),
         }
-        let result = if orphan.finding == Finding::RetiredVersions {
-            self.clear_retired(&a, &row).await
-        } else {
-            match self.delete_orphan_bytes(&a, &row).await {
+        let result = match orphan.finding {
+            Finding::RetiredVersions | Finding::StaleVersions => self.retire_stale(&a, row, stale_pending_ms).await,
+            _ if self.strict => match self.mark_deleting(&a, &row).await {
+                Ok(Some(deleting)) => match self.delete_named_bytes(&a, &deleting).await {
+                    Ok(()) => self.remove_if(&a, &deleting).await.map(|_| ()),
+                    Err(e) => Err(e),
+                },
+                Ok(None) => return Outcome::Skipped,
+                Err(StoreError::Host(e)) => Err(e),
+                Err(_) => return Outcome::Skipped,
+            },
+            _ => match self.delete_orphan_bytes(&a, &row).await {
                 Ok(()) => self.kv.delete(&a.id).await,
                 Err(e) => Err(e),
-            }
+            },
         };
         match result {
             Ok(()) => Outcome::Repaired,
@@ -194,14 +243,5 @@ where
             self.vault.delete_secret(&retired).await?;
         }
         Ok(())
-    }
-
-    /// Strict rows: delete each retired version, then rewrite the row without the record.
-    async fn clear_retired(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(), V> {
-        for retired in self.retired_ids_of(a, row)? {
-            self.vault.delete_secret(&retired).await?;
-        }
-        let cleared = self.v.spread(row, &[(Field::RetiredVaultIds, &self.v.undefined())])?;
-        self.kv.put(&a.id, &cleared).await
     }
 }

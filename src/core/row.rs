@@ -28,6 +28,10 @@ pub enum Field {
     /// old versions whose delete failed (reconciliation finishes them).
     VaultId,
     RetiredVaultIds,
+    /// Strict mode: versions being written (named before their bytes), and
+    /// the mark of a delete in progress (no version is committed over it).
+    PendingVaultIds,
+    DeletingAt,
     /// Reconciliation options and reports.
     StalePendingMs,
     DryRun,
@@ -42,7 +46,7 @@ pub enum Field {
 
 impl Field {
     /// In discriminant order, so a binding can pass a field as its index.
-    pub const ALL: [Field; 26] = [
+    pub const ALL: [Field; 28] = [
         Field::UserId,
         Field::ProjectId,
         Field::Key,
@@ -60,6 +64,8 @@ impl Field {
         Field::Strict,
         Field::VaultId,
         Field::RetiredVaultIds,
+        Field::PendingVaultIds,
+        Field::DeletingAt,
         Field::StalePendingMs,
         Field::DryRun,
         Field::Reason,
@@ -90,6 +96,8 @@ impl Field {
             Field::Strict => "strict",
             Field::VaultId => "vaultId",
             Field::RetiredVaultIds => "retiredVaultIds",
+            Field::PendingVaultIds => "pendingVaultIds",
+            Field::DeletingAt => "deletingAt",
             Field::StalePendingMs => "stalePendingMs",
             Field::DryRun => "dryRun",
             Field::Reason => "reason",
@@ -145,6 +153,11 @@ pub enum Finding {
     StalePending,
     /// Strict mode: a committed row recording old versions still in the vault.
     RetiredVersions,
+    /// Strict mode: a row naming versions being written for longer than
+    /// the threshold (their writer died or gave up).
+    StaleVersions,
+    /// Strict mode, with the vault's `listIds`: bytes no row names.
+    UnnamedBytes,
     /// A KV entry of this scope whose id is not the prefix plus a key of the
     /// grammar (`u/p/../../u2/p2/x`): reported, never acted on.
     InvalidKey,
@@ -158,6 +171,8 @@ impl Finding {
             Finding::StalePending => "stale-pending",
             Finding::RetiredVersions => "retired-versions",
             Finding::InvalidKey => "invalid-key",
+            Finding::StaleVersions => "stale-versions",
+            Finding::UnnamedBytes => "unnamed-bytes",
         }
     }
 }

@@ -12,7 +12,7 @@ use core::cell::OnceCell;
 use super::error::{DeleteOp, HostResult, StoreError};
 use super::host::{refs, Clock, Facade, MetadataKv, NoFacade, SecretVault, Values};
 use super::key::{is_safe_bytes, is_safe_segment, Scope};
-use super::lock::{KeyGuard, KeyLocks};
+use super::lock::KeyLocks;
 use super::row::{self, BaseRow, Field, OrphanReason, RowState};
 
 pub(super) type Result<T, V> = core::result::Result<T, StoreError<<V as Values>::Err>>;
@@ -161,15 +161,6 @@ where
         Ok(self.v.key_id(&self.prefix, key, &is_safe_bytes).host()?.map(Addressed::new))
     }
 
-    /// Strict mode: the turn of one id for a write. Compatible mode: none.
-    async fn write_turn(&self, a: &Addressed<V::Val>) -> Option<KeyGuard> {
-        if self.strict {
-            Some(self.locks.lock(a.text(&self.v)).await)
-        } else {
-            None
-        }
-    }
-
     // ---- reads ---------------------------------------------------------
 
     /// get(key) → the secret, or undefined (SPEC §4 get).
@@ -289,13 +280,11 @@ where
     /// `this.delete(key)`, which would delete a fresh row a put committed
     /// after the read: known race R6.)
     async fn delete_expired(&self, a: &Addressed<V::Val>) -> Result<(), V> {
-        let _turn = self.locks.lock(a.text(&self.v)).await;
-        let row = self.kv.get(&a.id).await.host()?;
-        let RowState::Committed { expires: true } = self.v.row_state(&row, true).host()? else { return Ok(()) };
-        if row::is_expired(&self.v, &self.clock, &row).host()? {
-            self.commit_delete(a, &row, DeleteOp::Delete).await?;
-        }
-        Ok(())
+        let expired = |row: &V::Val| -> Result<bool, V> {
+            let RowState::Committed { expires: true } = self.v.row_state(row, true).host()? else { return Ok(false) };
+            row::is_expired(&self.v, &self.clock, row).host()
+        };
+        self.delete_strict(a, expired, DeleteOp::Delete).await.map(|_| ())
     }
 
     /// The vault id holding a row's bytes: in strict mode the one it names
@@ -336,20 +325,14 @@ where
     /// put(key, value, options?) (SPEC §4 put). `value` goes to the vault untouched.
     pub async fn put(&self, key: &V::Val, value: &V::Val, options: &V::Val) -> Result<(), V> {
         let a = self.address(key)?.ok_or(StoreError::InvalidKey)?;
-        let _turn = self.write_turn(&a).await;
+        if self.strict {
+            return self.put_strict(&a, key, value, options).await;
+        }
         let now = self.clock.now_iso().host()?;
         let existing = self.kv.get(&a.id).await.host()?;
-        let mut base = self.base_row(key, &existing, options, now).host()?;
-        if self.strict {
-            let mut version = a.text(&self.v).to_owned();
-            version.push('#');
-            version.push_str(&self.clock.version_token());
-            base.vault_id = Some(self.v.string(&version));
-        }
+        let base = self.base_row(key, &existing, options, now).host()?;
         if self.v.is_undefined(&existing) {
             self.put_new(&a, value, &base).await
-        } else if self.strict {
-            self.put_update_versioned(&a, value, &base, &existing).await
         } else {
             self.put_update(&a, value, &base).await
         }
@@ -358,7 +341,13 @@ where
     /// Step 3: label/provider from options or carried over, createdAt kept,
     /// expiresAt from `options.expiresAt.toISOString()` or carried over.
     /// No other field of `existing` survives.
-    fn base_row(&self, key: &V::Val, existing: &V::Val, options: &V::Val, now: V::Val) -> HostRes<BaseRow<V::Val>, V> {
+    pub(super) fn base_row(
+        &self,
+        key: &V::Val,
+        existing: &V::Val,
+        options: &V::Val,
+        now: V::Val,
+    ) -> HostRes<BaseRow<V::Val>, V> {
         let carried = self.v.carried_fields(options, existing)?;
         Ok(BaseRow {
             key: key.clone(),
@@ -372,7 +361,7 @@ where
     }
 
     /// `{ userId, projectId, key, label, provider, createdAt, updatedAt, expiresAt, [vaultId], ...extra }`
-    fn row(&self, base: &BaseRow<V::Val>, extra: &[(Field, V::Val)]) -> V::Val {
+    pub(super) fn row(&self, base: &BaseRow<V::Val>, extra: &[(Field, V::Val)]) -> V::Val {
         let mut props = Vec::with_capacity(9 + extra.len());
         props.extend_from_slice(&[
             (Field::UserId, &self.user_id),
@@ -394,7 +383,7 @@ where
     /// Step 4: pending row first, then the vault, then the commit; each
     /// failure rolls back or leaves an orphan marker an operator can find.
     async fn put_new(&self, a: &Addressed<V::Val>, value: &V::Val, base: &BaseRow<V::Val>) -> Result<(), V> {
-        let vault_id = base.vault_id.as_ref().unwrap_or(&a.id);
+        let vault_id = &a.id;
         let pending = self.row(base, &[(Field::Pending, self.v.boolean(true))]);
         self.kv.put(&a.id, &pending).await.host()?;
 
@@ -430,68 +419,15 @@ where
         self.kv.put(&a.id, &self.row(base, &[])).await.host()
     }
 
-    /// Strict update: the new value under a fresh version, then the row
-    /// flips to it, then the old version goes. A reader sees the old row
-    /// with the old value or the new row with the new value, never a mix.
-    async fn put_update_versioned(
-        &self,
-        a: &Addressed<V::Val>,
-        value: &V::Val,
-        base: &BaseRow<V::Val>,
-        existing: &V::Val,
-    ) -> Result<(), V> {
-        let new_id = base.vault_id.as_ref().unwrap_or(&a.id);
-        let (old_id, old_text) = self.vault_id_of(a, existing).host()?;
-        let mut retired = self.retired_ids_of(a, existing).host()?;
-        // Over a marker or pending row, the old version is an orphan a
-        // listing can see: the flip must keep naming it until it is gone.
-        let over_orphan = self.v.row_state(existing, false).host()? != RowState::Committed { expires: false };
-        if over_orphan {
-            retired.push(old_id.clone());
-        }
-        self.vault.set_secret(new_id, value).await.host()?;
-
-        // Old versions not yet deleted stay recorded on the new row until they are.
-        let record = |ids: &[V::Val]| -> Vec<(Field, V::Val)> {
-            if ids.is_empty() {
-                Vec::new()
-            } else {
-                alloc::vec![(Field::RetiredVaultIds, self.v.array(ids.to_vec()))]
-            }
-        };
-        if let Err(c) = self.kv.put(&a.id, &self.row(base, &record(&retired))).await {
-            return match self.vault.delete_secret(new_id).await {
-                Ok(()) => Err(StoreError::Host(c)),
-                Err(_) => {
-                    Err(StoreError::UpdateOrphaned { vault_id: self.v.as_string(new_id).unwrap_or_default(), cause: c })
-                }
-            };
-        }
-        match self.vault.delete_secret(&old_id).await {
-            Ok(()) if over_orphan => {
-                // Best effort: if this write fails, reconcile clears the record.
-                retired.pop();
-                let _ = self.kv.put(&a.id, &self.row(base, &record(&retired))).await;
-            }
-            Ok(()) => {}
-            Err(_) if over_orphan => {} // already recorded
-            Err(e) => {
-                retired.push(old_id);
-                if self.kv.put(&a.id, &self.row(base, &record(&retired))).await.is_err() {
-                    return Err(StoreError::RetiredOrphaned { vault_id: old_text, cause: e });
-                }
-            }
-        }
-        Ok(())
-    }
-
     // ---- delete --------------------------------------------------------
 
     /// delete(key) → whether a committed row was deleted (SPEC §4 delete).
     /// A pending row is left alone: it protects an in-flight put or an orphan marker.
     pub async fn delete(&self, key: &V::Val) -> Result<bool, V> {
         let Some(a) = self.address(key)? else { return Ok(false) };
-        let _turn = self.write_turn(&a).await;
+        if self.strict {
+            return self.delete_strict(&a, |row| self.deletes(row), DeleteOp::Delete).await;
+        }
         let row = self.kv.get(&a.id).await.host()?;
         if !self.deletes(&row)? {
             return Ok(false);
@@ -513,66 +449,35 @@ where
     /// this order, then hands a vault failure to `vault_delete_failed`:
     /// src/binding/direct.rs.)
     async fn commit_delete(&self, a: &Addressed<V::Val>, row: &V::Val, op: DeleteOp) -> Result<(), V> {
-        if self.strict {
-            return self.commit_delete_pending_first(a, row, op).await;
-        }
         self.kv.delete(&a.id).await.host()?;
         let Err(e) = self.delete_vault_bytes(a, row).await else { return Ok(()) };
-        Err(self.vault_delete_failed(a, row, op, e).await)
-    }
-
-    /// Strict mode's delete: a committed row turns pending first (`updatedAt` now),
-    /// then every version the row names goes, then the row. A listing never
-    /// sees the key without a row while its bytes remain (so deleteAll waits
-    /// for the delete's turn instead of skipping it), and a process that dies
-    /// midway, or a vault failure whose marker write fails too, leaves a
-    /// pending row that reconcile finds once it is stale.
-    async fn commit_delete_pending_first(&self, a: &Addressed<V::Val>, row: &V::Val, op: DeleteOp) -> Result<(), V> {
-        // A row already pending (deleteAll over a marker or a stale pending
-        // row) stays as it is: refreshing it would hide it from reconcile.
-        if self.v.row_state(row, false).host()? != RowState::Pending {
-            let now = self.clock.now_iso().host()?;
-            let deleting =
-                self.v.spread(row, &[(Field::Pending, &self.v.boolean(true)), (Field::UpdatedAt, &now)]).host()?;
-            self.kv.put(&a.id, &deleting).await.host()?;
-        }
-        match self.delete_vault_bytes(a, row).await {
-            Ok(()) => self.kv.delete(&a.id).await.host(),
-            Err(e) => Err(self.vault_delete_failed(a, row, op, e).await),
-        }
+        Err(self.vault_delete_failed(a, row, op, e, row).await)
     }
 
     /// The row is gone (or pending) but bytes remain: best-effort marker, and the error saying so.
+    /// The marker spreads `row`, the row the delete read; in strict mode it
+    /// is written only over `stored`, the row the delete marked.
     pub async fn vault_delete_failed(
         &self,
         a: &Addressed<V::Val>,
         row: &V::Val,
         op: DeleteOp,
         e: V::Err,
+        stored: &V::Val,
     ) -> StoreError<V::Err> {
         let marker_persisted = match self.delete_marker(row) {
+            Ok(marker) if self.strict => self.write_if(a, &marker, stored).await.unwrap_or(false),
             Ok(marker) => self.kv.put(&a.id, &marker).await.is_ok(),
             Err(_) => false,
         };
-        let key = self.scope.key_of(a.text(&self.v)).unwrap_or(a.text(&self.v)).to_owned();
+        let key = self.key_text(a);
         let key_text = self.v.thrown(self.v.key_of_id(&a.id, &self.prefix));
         StoreError::VaultDeleteOrphaned { op, key, key_text, marker_persisted, cause: e }
     }
 
-    /// Deletes the bytes a row points at: the plain id, or in strict mode
-    /// its version and any retired versions. The first failure is returned.
-    async fn delete_vault_bytes(&self, a: &Addressed<V::Val>, row: &V::Val) -> HostRes<(), V> {
-        if !self.strict {
-            return self.vault.delete_secret(&a.id).await;
-        }
-        let (vault_id, _) = self.vault_id_of(a, row)?;
-        let mut first_error = self.vault.delete_secret(&vault_id).await.err();
-        for retired in self.retired_ids_of(a, row)? {
-            if let Err(e) = self.vault.delete_secret(&retired).await {
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+    /// Deletes the bytes a row points at (the compatible mode: the plain id).
+    async fn delete_vault_bytes(&self, a: &Addressed<V::Val>, _row: &V::Val) -> HostRes<(), V> {
+        self.vault.delete_secret(&a.id).await
     }
 
     fn delete_marker(&self, row: &V::Val) -> HostRes<V::Val, V> {
@@ -642,10 +547,12 @@ where
     /// skips any falsy row.
     async fn delete_scoped_id(&self, id: &V::Val) -> Result<(), V> {
         let a = self.readdress(id);
-        let _turn = self.write_turn(&a).await;
+        if self.strict {
+            let present = |row: &V::Val| Ok(self.v.is_truthy(row));
+            return self.delete_strict(&a, present, DeleteOp::DeleteAll).await.map(|_| ());
+        }
         let row = self.kv.get(&a.id).await.host()?;
-        let skip = if self.strict { !self.v.is_truthy(&row) } else { self.v.is_undefined(&row) };
-        if skip {
+        if self.v.is_undefined(&row) {
             return Ok(());
         }
         self.commit_delete(&a, &row, DeleteOp::DeleteAll).await

@@ -354,6 +354,9 @@ pub enum FaultMode {
     /// The method throws synchronously: the call fails at once, without
     /// yielding (natively the same `Err`, but no interleaving point).
     Throw,
+    /// The call takes effect, then its answer is lost: it rejects anyway
+    /// (a timeout after the write, a dropped connection).
+    LostAnswer,
 }
 
 /// A host call as it completed, in the order the effects happened
@@ -361,7 +364,8 @@ pub enum FaultMode {
 #[derive(Clone, Debug)]
 pub struct Completion {
     pub call: Call,
-    /// `None`: it succeeded and acted; `Some`: it failed and did nothing.
+    /// `None`: it succeeded and acted; `Some`: it failed and did nothing
+    /// (`LostAnswer`: it acted, then failed).
     pub fault: Option<FaultMode>,
 }
 
@@ -410,6 +414,12 @@ pub struct World {
     fault_hook: RefCell<Option<FaultHook>>,
     /// The KV offers `getByPrefix(prefix)`.
     pub prefix_query: Cell<bool>,
+    /// The KV offers conditional writes (`putIf`, `deleteIf`: by row
+    /// identity, as a KV storing the objects themselves would) and the vault
+    /// `listIds(prefix)`.
+    pub conditional: Cell<bool>,
+    /// Version tokens carry their issue time (`<base36 ms>-vN`).
+    pub timed_tokens: Cell<bool>,
 }
 
 pub type FakeStore = Store<FakeValues, FakeKv, FakeVault, FakeClock>;
@@ -434,6 +444,8 @@ impl World {
             indexed_faults: RefCell::default(),
             fault_hook: RefCell::default(),
             prefix_query: Cell::new(false),
+            conditional: Cell::new(false),
+            timed_tokens: Cell::new(false),
         })
     }
 
@@ -503,7 +515,7 @@ impl World {
         method: &'static str,
         id: Option<&str>,
         arg: Option<&Js>,
-    ) -> Result<(), Js> {
+    ) -> Result<Option<Js>, Js> {
         let index = self.call_count.get();
         self.call_count.set(index + 1);
         let call = Call { target, method, id: id.map(str::to_owned), arg: arg.cloned(), index, task: current_task() };
@@ -539,6 +551,9 @@ impl World {
         }
         if let Some((mode, err)) = planned {
             self.completions.borrow_mut().push(Completion { call, fault: Some(mode) });
+            if mode == FaultMode::LostAnswer {
+                return Ok(Some(err));
+            }
             return Err(err);
         }
         let mut faults = self.faults.borrow_mut();
@@ -556,7 +571,7 @@ impl World {
         });
         let fault = failed.is_some().then_some(FaultMode::Reject);
         self.completions.borrow_mut().push(Completion { call, fault });
-        failed.map_or(Ok(()), Err)
+        failed.map_or(Ok(None), Err)
     }
 }
 
@@ -567,20 +582,55 @@ pub struct FakeClock(pub Rc<World>);
 impl MetadataKv<FakeValues> for FakeKv {
     async fn get(&self, id: &Js) -> Result<Js, Js> {
         let id = id.str().unwrap_or_default();
-        self.0.enter("metadata", "get", Some(id), None).await?;
-        Ok(self.0.row(id))
+        let lost = self.0.enter("metadata", "get", Some(id), None).await?;
+        answer(lost, self.0.row(id))
     }
     async fn put(&self, id: &Js, row: &Js) -> Result<(), Js> {
         let id = id.str().unwrap_or_default();
-        self.0.enter("metadata", "put", Some(id), Some(row)).await?;
+        let lost = self.0.enter("metadata", "put", Some(id), Some(row)).await?;
         self.0.set_row(id, row.clone());
-        Ok(())
+        answer(lost, ())
     }
     async fn delete(&self, id: &Js) -> Result<(), Js> {
         let id = id.str().unwrap_or_default();
-        self.0.enter("metadata", "delete", Some(id), None).await?;
+        let lost = self.0.enter("metadata", "delete", Some(id), None).await?;
         self.0.rows.borrow_mut().retain(|(k, _)| k != id);
-        Ok(())
+        answer(lost, ())
+    }
+    async fn put_if(&self, id: &Js, row: &Js, expected: &Js) -> Option<Result<bool, Js>> {
+        if !self.0.conditional.get() {
+            return None;
+        }
+        let id = id.str().unwrap_or_default();
+        let lost = match self.0.enter("metadata", "putIf", Some(id), Some(row)).await {
+            Ok(lost) => lost,
+            Err(e) => return Some(Err(e)),
+        };
+        let stored = self.0.rows.borrow().iter().find(|(k, _)| k == id).map(|(_, r)| r.clone());
+        let matches = match (&stored, expected) {
+            (None, Js::Undefined) => true,
+            (Some(r), e) => r.same(e),
+            _ => false,
+        };
+        if matches {
+            self.0.set_row(id, row.clone());
+        }
+        Some(answer(lost, matches))
+    }
+    async fn delete_if(&self, id: &Js, expected: &Js) -> Option<Result<bool, Js>> {
+        if !self.0.conditional.get() {
+            return None;
+        }
+        let id = id.str().unwrap_or_default();
+        let lost = match self.0.enter("metadata", "deleteIf", Some(id), None).await {
+            Ok(lost) => lost,
+            Err(e) => return Some(Err(e)),
+        };
+        let matches = self.0.rows.borrow().iter().any(|(k, r)| k == id && r.same(expected));
+        if matches {
+            self.0.rows.borrow_mut().retain(|(k, _)| k != id);
+        }
+        Some(answer(lost, matches))
     }
     async fn get_all(&self) -> Result<Js, Js> {
         self.0.enter("metadata", "getAll", None, None).await?;
@@ -610,21 +660,38 @@ impl MetadataKv<FakeValues> for FakeKv {
 impl SecretVault<FakeValues> for FakeVault {
     async fn set_secret(&self, id: &Js, secret: &Js) -> Result<(), Js> {
         let id = id.str().unwrap_or_default();
-        self.0.enter("vault", "setSecret", Some(id), Some(secret)).await?;
+        let lost = self.0.enter("vault", "setSecret", Some(id), Some(secret)).await?;
         self.0.secrets.borrow_mut().insert(id.to_string(), secret.clone());
-        Ok(())
+        answer(lost, ())
     }
     async fn get_secret(&self, id: &Js) -> Result<Js, Js> {
         let id = id.str().unwrap_or_default();
-        self.0.enter("vault", "getSecret", Some(id), None).await?;
-        Ok(self.0.secret(id).unwrap_or(Js::Undefined))
+        let lost = self.0.enter("vault", "getSecret", Some(id), None).await?;
+        answer(lost, self.0.secret(id).unwrap_or(Js::Undefined))
     }
     async fn delete_secret(&self, id: &Js) -> Result<(), Js> {
         let id = id.str().unwrap_or_default();
-        self.0.enter("vault", "deleteSecret", Some(id), None).await?;
+        let lost = self.0.enter("vault", "deleteSecret", Some(id), None).await?;
         self.0.secrets.borrow_mut().remove(id);
-        Ok(())
+        answer(lost, ())
     }
+    async fn list_ids(&self, prefix: &Js) -> Option<Result<Js, Js>> {
+        if !self.0.conditional.get() {
+            return None;
+        }
+        let prefix = prefix.str().unwrap_or_default().to_owned();
+        let lost = match self.0.enter("vault", "listIds", Some(&prefix), None).await {
+            Ok(lost) => lost,
+            Err(e) => return Some(Err(e)),
+        };
+        let ids = self.0.secrets.borrow().keys().filter(|k| k.starts_with(&prefix)).map(|k| Js::s(k)).collect();
+        Some(answer(lost, Js::Arr(Rc::new(ids))))
+    }
+}
+
+/// A call's answer, or the error of a call whose answer was lost after it acted.
+fn answer<T>(lost: Option<Js>, value: T) -> Result<T, Js> {
+    lost.map_or(Ok(value), Err)
 }
 
 impl Clock<FakeValues> for FakeClock {
@@ -647,6 +714,23 @@ impl Clock<FakeValues> for FakeClock {
     fn version_token(&self) -> String {
         let n = self.0.versions.get() + 1;
         self.0.versions.set(n);
+        if self.0.timed_tokens.get() {
+            return format!("{}-v{n}", base36(self.0.now_ms.get() as u64));
+        }
         format!("v{n}")
     }
+}
+
+fn base36(mut n: u64) -> String {
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(digits[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
 }

@@ -77,12 +77,13 @@ fn row_sig(row: &Js) -> String {
     } else {
         format!("marker {:?}", row.prop("orphanReason"))
     };
-    let retired = match row.prop("retiredVaultIds") {
+    let list = |name: &str| match row.prop(name) {
         Js::Undefined => Js::Arr(Default::default()),
         r => r,
     };
+    let (retired, pending) = (list("retiredVaultIds"), list("pendingVaultIds"));
     format!(
-        "{status} vaultId={:?} retired={retired:?} label={:?} provider={:?} expiresAt={:?} createdAt={:?}",
+        "{status} vaultId={:?} retired={retired:?} pending={pending:?} label={:?} provider={:?} expiresAt={:?} createdAt={:?}",
         row.prop("vaultId"),
         row.prop("label"),
         row.prop("provider"),
@@ -105,6 +106,29 @@ fn state_of(rows: &[(String, Js)], secrets: &BTreeMap<String, Js>, id: &str) -> 
         row: rows.iter().find(|(k, _)| k == id).map(|(_, r)| r.clone()).unwrap_or(Js::Undefined),
         vault: secrets.iter().filter(|(k, _)| base_of(k) == id).map(|(k, v)| (k.clone(), v.clone())).collect(),
     }
+}
+
+/// A version list as a row holds it: undefined when empty.
+fn list_js(ids: &[String]) -> Js {
+    if ids.is_empty() {
+        Js::Undefined
+    } else {
+        Js::Arr(std::rc::Rc::new(ids.iter().map(|i| Js::s(i)).collect()))
+    }
+}
+
+/// Strict mode's deletion mark over `row`, the clock readings taken from
+/// the write `mark` the run made.
+fn deleting_mark(id: &str, row: &Js, mark: &Effect) -> Js {
+    let arg = |name: &str| mark.c.call.arg.as_ref().map_or(Js::Undefined, |r| r.prop(name));
+    let mut retired = retired_of(id, row);
+    retired.extend(pending_of(id, row));
+    let lists = spread(row, &[("pendingVaultIds", Js::Undefined), ("retiredVaultIds", list_js(&retired))]);
+    let mut props = vec![("pending", Js::Bool(true)), ("deletingAt", arg("deletingAt"))];
+    if is_committed(row) {
+        props.push(("updatedAt", arg("updatedAt")));
+    }
+    spread(&lists, &props)
 }
 
 fn spread(row: &Js, extra: &[(&str, Js)]) -> Js {
@@ -355,20 +379,14 @@ impl Model<'_> {
         if !st.row.truthy() {
             return None;
         }
-        // A committed row turns pending first (a failed write changes
-        // nothing); a row already pending (deleteAll over a marker or a
-        // stale pending row) is left as it is, so a marker write comes first.
-        let already_pending = matches!(st.row.prop("pending"), Js::Bool(true));
-        let (pending, marker_write) = if already_pending {
-            (st.row.clone(), writes.first())
-        } else {
-            let first = writes.first()?;
-            if !first.ok() {
-                return Some((st.clone(), Deleted::Unchanged));
-            }
-            let updated_at = first.c.call.arg.as_ref().map_or(Js::Undefined, |r| r.prop("updatedAt"));
-            (spread(&st.row, &[("pending", Js::Bool(true)), ("updatedAt", updated_at)]), writes.get(1))
-        };
+        // The row is marked first (a failed write changes nothing): pending,
+        // its pending versions retired, `updatedAt` now for a committed row
+        // (a row already pending keeps it, so a stale one stays stale).
+        let first = writes.first()?;
+        if !first.ok() {
+            return Some((st.clone(), Deleted::Unchanged));
+        }
+        let (pending, marker_write) = (deleting_mark(&self.id, &st.row, first), writes.get(1));
         let named = named_bytes(true, &self.id, &st.row);
         let deleted: Vec<&Effect> = self
             .calls(g)
@@ -389,7 +407,7 @@ impl Model<'_> {
         }
         if kept {
             let marker = marker_write.is_some_and(|e| e.ok());
-            let row = if marker { spread(&st.row, &marker_props(now, "vault-delete-failed")) } else { pending };
+            let row = if marker { spread(&pending, &marker_props(now, "vault-delete-failed")) } else { pending };
             return Some((KeyState { row, vault }, Deleted::VaultFailed { marker }));
         }
         if self.succeeded(g, "metadata", "delete", &self.id) {
@@ -399,49 +417,85 @@ impl Model<'_> {
         }
     }
 
-    /// The old version an update over a marker or pending row deleted
-    /// after its flip (its only `vault.deleteSecret` but the rollback of
-    /// its own version).
-    fn retired_by_put(&self, g: usize, vid: &str) -> Option<&Effect> {
-        self.calls(g).find(|e| {
-            e.c.call.target == "vault" && e.c.call.method == "deleteSecret" && e.c.call.id.as_deref() != Some(vid)
-        })
-    }
-
-    /// The second instant of a strict update over a marker or pending row:
-    /// its flip recorded the old version in `retiredVaultIds`; once that
-    /// version's delete succeeded, the bytes are gone and the row is
-    /// rewritten without it (if that write failed the record stays, for
-    /// reconcile). A failed delete leaves the flip's row as it is.
+    /// The second instant of a strict update: its flip named the old
+    /// version in `retiredVaultIds`; then the bytes of every retired version
+    /// go, in order, stopping at the first failure (the record stays), and
+    /// once all are gone the row is rewritten without the record (if that
+    /// write failed the record stays, for reconcile).
     fn finish_retire(&self, g: usize, st: &KeyState) -> Vec<KeyState> {
         let Some(vid) = self.vault_id_of_put(g) else { return vec![] };
         if st.row.prop("vaultId").str() != Some(vid.as_str()) || !is_committed(&st.row) {
             return vec![];
         }
-        let Some(del) = self.retired_by_put(g, &vid) else { return vec![] };
-        let old = del.c.call.id.clone().unwrap_or_default();
-        let mut retired = retired_of(&self.id, &st.row);
-        if retired.last() != Some(&old) {
-            return vec![];
-        }
-        if !del.ok() {
-            return vec![st.clone()];
-        }
+        self.clear_retired(g, st, None).into_iter().collect()
+    }
+
+    /// `clear_retired` of the store over `st.row` by op `g`, as its calls
+    /// went (the deletes of the retired versions after the write `after`,
+    /// then the rewrite). `None` if the calls do not fit.
+    fn clear_retired(&self, g: usize, st: &KeyState, after: Option<usize>) -> Option<KeyState> {
+        let retired = retired_of(&self.id, &st.row);
+        let calls: Vec<&Effect> = self.calls(g).filter(|e| after.is_none_or(|i| e.c.call.index > i)).collect();
         let mut vault = st.vault.clone();
-        vault.remove(&old);
-        let rewritten = self.calls(g).filter(|e| e.is("metadata", "put", &self.id)).nth(1).is_some_and(|e| e.ok());
-        let row = if rewritten {
-            retired.pop();
-            let ids = if retired.is_empty() {
-                Js::Undefined
-            } else {
-                Js::Arr(std::rc::Rc::new(retired.iter().map(|i| Js::s(i)).collect()))
-            };
-            spread(&st.row, &[("retiredVaultIds", ids)])
-        } else {
+        for r in &retired {
+            let del = calls.iter().find(|e| e.is("vault", "deleteSecret", r))?;
+            if !del.ok() {
+                return Some(KeyState { row: st.row.clone(), vault });
+            }
+            vault.remove(r);
+        }
+        let rewrite = calls.iter().rev().find(|e| {
+            e.is("metadata", "put", &self.id)
+                && e.c.call.arg.as_ref().is_some_and(|r| matches!(r.prop("retiredVaultIds"), Js::Undefined))
+        });
+        let row = if retired.is_empty() || !rewrite.is_some_and(|e| e.ok()) {
             st.row.clone()
+        } else {
+            spread(&st.row, &[("retiredVaultIds", Js::Undefined)])
         };
-        vec![KeyState { row, vault }]
+        Some(KeyState { row, vault })
+    }
+
+    /// A strict update that failed (a raw error): what its calls left. The
+    /// row names the new version (`pendingVaultIds`) once that write
+    /// succeeded; after the failure the version is abandoned: moved to
+    /// `retiredVaultIds` (if that write failed, it stays pending), its bytes
+    /// deleted, the record cleared, each as far as its calls went.
+    fn abandoned_update(&self, g: usize, st: &KeyState, vid: &str) -> Vec<Step> {
+        let existing = &st.row;
+        let puts: Vec<&Effect> = self.calls(g).filter(|e| e.is("metadata", "put", &self.id)).collect();
+        let Some(intent) = puts.first() else { return vec![(st.clone(), 0.0, false)] };
+        if !intent.ok() {
+            return vec![(st.clone(), 0.0, false)];
+        }
+        let mut pending = pending_of(&self.id, existing);
+        pending.push(vid.to_owned());
+        let retired = retired_of(&self.id, existing);
+        let named = spread(existing, &[("pendingVaultIds", list_js(&pending)), ("retiredVaultIds", list_js(&retired))]);
+        let mut vault = st.vault.clone();
+        if self.succeeded(g, "vault", "setSecret", vid) {
+            vault.insert(vid.to_owned(), Js::s(&self.secret_of(g)));
+        }
+        let doom = puts
+            .iter()
+            .find(|e| e.c.call.arg.as_ref().is_some_and(|r| retired_of(&self.id, r).iter().any(|x| x == vid)));
+        let Some(doom) = doom.filter(|e| e.ok()) else {
+            return vec![(KeyState { row: named, vault }, 0.0, false)];
+        };
+        pending.pop();
+        let mut doomed_retired = retired;
+        doomed_retired.push(vid.to_owned());
+        let doomed =
+            spread(existing, &[("pendingVaultIds", list_js(&pending)), ("retiredVaultIds", list_js(&doomed_retired))]);
+        let at = doom.c.call.index;
+        self.clear_retired(g, &KeyState { row: doomed, vault }, Some(at)).map(|s| (s, 0.0, false)).into_iter().collect()
+    }
+
+    fn secret_of(&self, g: usize) -> String {
+        match &self.run.ops[g].op.action {
+            Action::Put(p) => p.secret.clone(),
+            _ => String::new(),
+        }
     }
 
     fn put(&self, g: usize, p: &PutArgs, st: &KeyState, now: f64) -> Vec<Step> {
@@ -465,39 +519,34 @@ impl Model<'_> {
             };
             vec![(KeyState { row, vault }, now, false)]
         };
-        let retired_extra = |ids: Vec<String>| -> Vec<(&str, Js)> {
-            if ids.is_empty() {
-                vec![]
-            } else {
-                vec![("retiredVaultIds", Js::Arr(std::rc::Rc::new(ids.iter().map(|i| Js::s(i)).collect())))]
-            }
-        };
         match res {
             Ok(()) if !existing.truthy() => {
                 vault.insert(vid.clone(), secret);
                 let row = self.put_row(g, p, existing, now, &vid, &[("pending", Js::Bool(false))]);
                 vec![(KeyState { row, vault }, now, false)]
             }
-            Ok(()) if self.strict && !is_committed(existing) => {
-                // Over a marker or pending row the flip names the old
-                // version; the second instant retires it (finish_retire).
+            Ok(()) if self.strict => {
+                // The flip: the new version live, the old one retired; the
+                // second instant deletes the retired bytes (finish_retire).
                 let mut retired = retired_of(&self.id, existing);
-                retired.push(vault_of(true, &self.id, existing));
+                let old = vault_of(true, &self.id, existing);
+                if !retired.contains(&old) {
+                    retired.push(old);
+                }
+                let pending = pending_of(&self.id, existing);
                 vault.insert(vid.clone(), secret);
-                let row = self.put_row(g, p, existing, now, &vid, &retired_extra(retired));
+                let row = self.put_row(
+                    g,
+                    p,
+                    existing,
+                    now,
+                    &vid,
+                    &[("pendingVaultIds", list_js(&pending)), ("retiredVaultIds", list_js(&retired))],
+                );
                 vec![(KeyState { row, vault }, now, true)]
             }
-            Ok(()) if self.strict => {
-                let old = vault_of(true, &self.id, existing);
-                let mut retired = retired_of(&self.id, existing);
-                vault.insert(vid.clone(), secret);
-                if self.failed_vault_deletes(g).contains(&old) {
-                    retired.push(old);
-                } else {
-                    vault.remove(&old);
-                }
-                let row = self.put_row(g, p, existing, now, &vid, &retired_extra(retired));
-                vec![(KeyState { row, vault }, now, false)]
+            Err(StoreError::Host(_)) if self.strict && existing.truthy() => {
+                self.abandoned_update(g, st, &vid).into_iter().map(|(s, _, more)| (s, now, more)).collect()
             }
             Ok(()) => {
                 vault.insert(self.id.clone(), secret);
@@ -509,18 +558,6 @@ impl Model<'_> {
             Err(StoreError::CommitOrphaned { .. }) => {
                 vault.insert(vid.clone(), secret);
                 new_entry("metadata-commit-failed", vault)
-            }
-            Err(StoreError::UpdateOrphaned { vault_id, .. }) if existing.truthy() && *vault_id == vid => {
-                vault.insert(vid.clone(), secret);
-                vec![(KeyState { row: existing.clone(), vault }, now, false)]
-            }
-            // Over a committed row only: over an orphan the flip recorded it.
-            Err(StoreError::RetiredOrphaned { vault_id, .. })
-                if is_committed(existing) && *vault_id == vault_of(true, &self.id, existing) =>
-            {
-                vault.insert(vid.clone(), secret);
-                let row = self.put_row(g, p, existing, now, &vid, &retired_extra(retired_of(&self.id, existing)));
-                vec![(KeyState { row, vault }, now, false)]
             }
             _ => vec![],
         }

@@ -468,6 +468,9 @@ impl Scenario {
             .map(|f| match f.mode {
                 FaultMode::Reject => format!("Fault::reject({}, {})", f.op, f.nth),
                 FaultMode::Throw => format!("Fault::throw({}, {})", f.op, f.nth),
+                FaultMode::LostAnswer => {
+                    format!("Fault {{ op: {}, nth: {}, mode: FaultMode::LostAnswer }}", f.op, f.nth)
+                }
             })
             .collect();
         out.push_str(&faults.join(", "));
@@ -658,6 +661,7 @@ impl Ctl {
         let how = match mode {
             FaultMode::Reject => "rejection",
             FaultMode::Throw => "throw",
+            FaultMode::LostAnswer => "lost answer",
         };
         let error =
             Js::error("Error", &format!("injected {how} of {}.{} (op #{op}, call {nth})", call.target, call.method));
@@ -1045,7 +1049,16 @@ pub fn vault_of(strict: bool, id: &str, row: &Js) -> String {
 /// the store does: the id itself or a version of it; the plain id is an old
 /// version too when the row it replaced had no `vaultId`).
 pub fn retired_of(id: &str, row: &Js) -> Vec<String> {
-    match row.prop("retiredVaultIds") {
+    versions_in(id, row, "retiredVaultIds")
+}
+
+/// The versions a strict row names as being written (`pendingVaultIds`).
+pub fn pending_of(id: &str, row: &Js) -> Vec<String> {
+    versions_in(id, row, "pendingVaultIds")
+}
+
+fn versions_in(id: &str, row: &Js, list: &str) -> Vec<String> {
+    match row.prop(list) {
         Js::Arr(items) => {
             items.iter().filter_map(|t| t.str().filter(|t| is_version_of(id, t)).map(str::to_owned)).collect()
         }
@@ -1058,6 +1071,7 @@ pub fn named_bytes(strict: bool, id: &str, row: &Js) -> Vec<String> {
     let mut named = vec![vault_of(strict, id, row)];
     if strict {
         named.extend(retired_of(id, row));
+        named.extend(pending_of(id, row));
     }
     named
 }
@@ -1168,9 +1182,7 @@ fn cause_of(e: &Error) -> Option<&Js> {
         StoreError::Host(v)
         | StoreError::VaultWriteOrphaned { cause: v, .. }
         | StoreError::CommitOrphaned { cause: v, .. }
-        | StoreError::VaultDeleteOrphaned { cause: v, .. }
-        | StoreError::UpdateOrphaned { cause: v, .. }
-        | StoreError::RetiredOrphaned { cause: v, .. } => Some(v),
+        | StoreError::VaultDeleteOrphaned { cause: v, .. } => Some(v),
         _ => None,
     }
 }
@@ -1185,7 +1197,6 @@ fn reports_orphan(e: &Error, scope: usize, id: &str, by_writer: bool) -> bool {
             by_writer && named == base
         }
         StoreError::VaultDeleteOrphaned { key, .. } => format!("{}{key}", prefix(scope)) == base,
-        StoreError::UpdateOrphaned { vault_id, .. } | StoreError::RetiredOrphaned { vault_id, .. } => vault_id == id,
         _ => false,
     })
 }
@@ -1345,8 +1356,15 @@ impl Checker {
             let justified = matches!(row.prop("pending"), Js::Bool(true))
                 && row.prop("orphanedAt").str().is_some()
                 && match reason {
-                    "vault-write-failed" => failed("vault", "setSecret")
-                        .is_some_and(|i| before[i..].iter().any(|x| x.is("metadata", "delete", &mid) && !x.ok())),
+                    // The rollback's row delete failed (strict mode: or, before
+                    // it, the delete of the version's bytes).
+                    "vault-write-failed" => failed("vault", "setSecret").is_some_and(|i| {
+                        before[i..].iter().any(|x| {
+                            !x.ok()
+                                && (x.is("metadata", "delete", &mid)
+                                    || (self.strict && x.c.call.target == "vault" && x.c.call.method == "deleteSecret"))
+                        })
+                    }),
                     "metadata-commit-failed" => before.iter().enumerate().any(|(i, x)| {
                         x.is("metadata", "put", &mid)
                             && !x.ok()
@@ -1580,28 +1598,6 @@ impl Checker {
                         None
                     }
                 }
-                // Strict update: the flip failed, and so did taking the new version back.
-                StoreError::UpdateOrphaned { vault_id, .. } => {
-                    let rolled_back = mine.iter().any(|e| e.is("vault", "deleteSecret", vault_id) && !e.ok());
-                    (!self.strict
-                        || !expect("metadata", "put")
-                        || base_of(vault_id) != op.id()
-                        || vault_id == &op.id()
-                        || !rolled_back)
-                        .then(|| "cause is not this put's flip, or no failed delete of the new version".to_string())
-                }
-                // Strict update: the old version's delete failed, and so did recording it.
-                StoreError::RetiredOrphaned { vault_id, .. } => {
-                    let at = mine.iter().position(|e| e.c.call.index == f.index);
-                    let record_failed =
-                        at.is_some_and(|i| mine[i + 1..].iter().any(|e| e.is("metadata", "put", &op.id()) && !e.ok()));
-                    (!self.strict
-                        || !expect("vault", "deleteSecret")
-                        || f.id.as_deref() != Some(vault_id.as_str())
-                        || base_of(vault_id) != op.id()
-                        || !record_failed)
-                        .then(|| "cause is not the old version's delete, or the record did not fail".to_string())
-                }
                 _ => Some("unexpected variant".to_string()),
             };
             if let Some(why) = problem {
@@ -1772,7 +1768,10 @@ impl Checker {
         for (vid, value) in &secrets {
             let base = base_of(vid);
             if let Some(row) = row_at(base) {
-                if vault_of(true, base, &row) == *vid || retired_of(base, &row).contains(vid) {
+                if vault_of(true, base, &row) == *vid
+                    || retired_of(base, &row).contains(vid)
+                    || pending_of(base, &row).contains(vid)
+                {
                     continue;
                 }
             }
@@ -1957,6 +1956,7 @@ fn op_label(run: &Run, g: usize) -> String {
                 match f.fault.mode {
                     FaultMode::Reject => "✗",
                     FaultMode::Throw => "⚡",
+                    FaultMode::LostAnswer => "✓✗",
                 }
             )
         })
@@ -2031,6 +2031,7 @@ pub fn describe(run: &Run, kind: Option<Kind>) -> String {
             let how = match f.fault.mode {
                 FaultMode::Reject => "rejects",
                 FaultMode::Throw => "throws synchronously",
+                FaultMode::LostAnswer => "takes effect, then rejects",
             };
             let _ = writeln!(
                 out,
@@ -2072,6 +2073,7 @@ pub fn describe(run: &Run, kind: Option<Kind>) -> String {
             None => "",
             Some(FaultMode::Reject) => "  ✗ rejected",
             Some(FaultMode::Throw) => "  ⚡ threw",
+            Some(FaultMode::LostAnswer) => "  ✓✗ acted, answer lost",
         };
         let _ = writeln!(out, "  {who:>10}  {}{arg}{outcome}", e.c.call.short());
     }
@@ -2547,8 +2549,7 @@ fn count_paths(r: &Run, stats: &mut Stats) {
                 StoreError::VaultDeleteOrphaned { marker_persisted: true, .. } => "VaultDeleteOrphaned(marker)",
                 StoreError::VaultDeleteOrphaned { marker_persisted: false, .. } => "VaultDeleteOrphaned(no marker)",
                 StoreError::DeleteAll(_) => "AggregateError",
-                StoreError::UpdateOrphaned { .. } => "UpdateOrphaned",
-                StoreError::RetiredOrphaned { .. } => "RetiredOrphaned",
+                StoreError::Conflict { .. } => "Conflict",
                 _ => "other",
             });
         }
@@ -2640,7 +2641,7 @@ pub fn explore_one(seed: u64, index: u64, mode: Mode, strict: bool, stats: &mut 
     stats.operations += r.ops.len() as u64;
     for f in &r.fired {
         match f.fault.mode {
-            FaultMode::Reject => stats.rejections += 1,
+            FaultMode::Reject | FaultMode::LostAnswer => stats.rejections += 1,
             FaultMode::Throw => stats.throws += 1,
         }
     }

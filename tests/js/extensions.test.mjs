@@ -22,7 +22,16 @@ describe("strict mode", () => {
     await s.put("k", "v2");
     const [second] = vaultIds(host);
     assert.notEqual(second, first);
-    assert.deepEqual(host.trace(), ["metadata.get", "vault.setSecret", "metadata.put", "vault.deleteSecret"]);
+    // The row names the new version before its bytes exist, flips to it
+    // (the old one retired), the old bytes go, the row forgets them.
+    assert.deepEqual(host.trace(), [
+      "metadata.get",
+      "metadata.put",
+      "vault.setSecret",
+      "metadata.put",
+      "vault.deleteSecret",
+      "metadata.put",
+    ]);
     assert.deepEqual(host.callsOf("vault", "deleteSecret"), [[first]]);
     assert.equal(await s.get("k"), "v2");
     assert.equal(vaultIds(host).length, 1);
@@ -349,5 +358,107 @@ describe("timeoutMs and signal", () => {
       name: "TypeError",
       message: "ServerCredentialStore: signal must be an AbortSignal",
     });
+  });
+});
+
+// Strict mode across processes (issue 12): stores that share no write
+// turns (each has a metadata object of its own, as separate processes do)
+// over one KV with conditional writes and one vault with listIds.
+describe("strict mode across processes (putIf/deleteIf)", () => {
+  function sharedBackend() {
+    const rows = new Map();
+    const secrets = new Map();
+    const calls = [];
+    const tick = () => new Promise((r) => setImmediate(r));
+    const kv = () => ({
+      async get(id) {
+        await tick();
+        return rows.get(id);
+      },
+      async put(id, row) {
+        calls.push("put");
+        await tick();
+        rows.set(id, row);
+      },
+      async delete(id) {
+        await tick();
+        rows.delete(id);
+      },
+      async getAll() {
+        return [...rows].map(([key, value]) => ({ key, value }));
+      },
+      async putIf(id, row, expected) {
+        calls.push(`putIf/${arguments.length}`);
+        await tick();
+        if (rows.get(id) !== expected) return false;
+        rows.set(id, row);
+        return true;
+      },
+      async deleteIf(id, expected) {
+        await tick();
+        if (rows.get(id) !== expected) return false;
+        rows.delete(id);
+        return true;
+      },
+    });
+    const vault = {
+      async setSecret(id, v) {
+        await tick();
+        secrets.set(id, v);
+      },
+      async getSecret(id) {
+        await tick();
+        return secrets.get(id);
+      },
+      async deleteSecret(id) {
+        await tick();
+        secrets.delete(id);
+      },
+      async listIds(prefix) {
+        return [...secrets.keys()].filter((k) => k.startsWith(prefix));
+      },
+    };
+    return { rows, secrets, calls, kv, vault };
+  }
+
+  test("concurrent writers in several processes: every write conditional, no byte unnamed, the last write wins", async () => {
+    const b = sharedBackend();
+    const procs = [0, 1, 2].map(() => new ServerCredentialStore({ vault: b.vault, metadata: b.kv(), ...scope, strict: true }));
+    for (let round = 0; round < 30; round++) {
+      const ops = [];
+      for (let i = 0; i < 6; i++) {
+        const s = procs[(round + i) % 3];
+        const key = i % 2 ? "a" : "b";
+        ops.push(i % 3 === 2 ? s.delete(key) : s.put(key, `v${round}-${i}`));
+      }
+      const settled = await Promise.allSettled(ops);
+      for (const r of settled) if (r.status === "rejected") assert.equal(r.reason?.code, "CREDENTIAL_CONFLICT", String(r.reason));
+      for (const [id, row] of b.rows) {
+        if (row.pending !== true) assert.ok(b.secrets.has(row.vaultId), `committed row ${id} has its bytes`);
+      }
+    }
+    assert.ok(!b.calls.includes("put"), "strict mode writes rows only conditionally when the KV can");
+    assert.ok(b.calls.includes("putIf/3"), "putIf gets (id, row, expected)");
+    const reader = procs[0];
+    const report = await reader.reconcile({ stalePendingMs: 0 });
+    assert.deepEqual(report.failed, []);
+    const live = [...b.rows.values()].filter((r) => r.pending !== true).map((r) => r.vaultId);
+    assert.deepEqual([...b.secrets.keys()].sort(), live.sort(), "after reconcile only live bytes remain");
+    for (const key of ["a", "b"]) {
+      const row = b.rows.get(`u/p/${key}`);
+      assert.equal(await reader.get(key), row ? b.secrets.get(row.vaultId) : undefined);
+    }
+  });
+
+  test("a version written after its writer gave up is found by listIds and removed by reconcile", async () => {
+    const b = sharedBackend();
+    const s = new ServerCredentialStore({ vault: b.vault, metadata: b.kv(), ...scope, strict: true });
+    await s.put("k", "v1");
+    b.secrets.set("u/p/k#lost-1", "SECRET-late");
+    const found = await s.listOrphans();
+    assert.deepEqual(found.map((o) => [o.key, o.reason]), [["k", "unnamed-bytes"]]);
+    await s.reconcile();
+    assert.deepEqual([...b.secrets.keys()], [b.rows.get("u/p/k").vaultId]);
+    assert.equal(await s.get("k"), "v1");
   });
 });

@@ -183,7 +183,7 @@ test("the store lists through getByPrefix only, never getAll", async () => {
   assert.deepEqual((await store.listMetadata()).map((m) => m.key), ["a", "b"]);
   assert.deepEqual(await store.keys(), ["a", "b"]);
   assert.deepEqual(await store.listOrphans(), []);
-  assert.deepEqual(await store.reconcile({ dryRun: true }), { dryRun: true, repaired: [], failed: [], skipped: [] });
+  assert.deepEqual(await store.reconcile({ dryRun: true }), { dryRun: true, repaired: [], failed: [], skipped: [], invalid: [] });
   await store.deleteAll();
   assert.equal(calls.getAll, 0, "getAll is never called");
   assert.deepEqual(calls.getByPrefix, Array(5).fill("u1/p1/"), "one getByPrefix per listing, with the scope prefix");
@@ -248,4 +248,33 @@ test("a full store round trip on SQLite, orphans and reconcile included; rows re
   assert.equal(await kv.getAll(), undefined);
   assert.equal(kv.database.prepare("SELECT count(*) AS n FROM credential_secrets").get().n, 0);
   kv.close();
+});
+
+test("putIf/deleteIf: conditional on the row as read, atomic across connections; SqliteVault.listIds", async () => {
+  const file = join(scratch(), "cas.db");
+  const a = new SqliteKvStorage(file);
+  const b = new SqliteKvStorage(file); // another connection, as another process has
+  const row = { userId: "u", projectId: "p", key: "k", n: 1 };
+  assert.equal(await a.putIf("u/p/k", row, undefined), true, "only if absent: absent");
+  assert.equal(await b.putIf("u/p/k", { ...row, n: 9 }, undefined), false, "only if absent: present");
+  const read = await b.get("u/p/k");
+  assert.equal(await a.putIf("u/p/k", { ...row, n: 2 }, read), true, "as read: unchanged");
+  assert.equal(await b.putIf("u/p/k", { ...row, n: 3 }, read), false, "as read: changed since");
+  assert.equal((await a.get("u/p/k")).n, 2);
+  assert.equal(await b.deleteIf("u/p/k", read), false);
+  assert.equal(await b.deleteIf("u/p/k", await b.get("u/p/k")), true);
+  assert.equal(await a.get("u/p/k"), undefined);
+  const vault = new SqliteVault(file);
+  for (const id of ["u/p/k#1", "u/p/k#2", "u/p2/x", "u/p/"]) await vault.setSecret(id, "s");
+  assert.deepEqual(await vault.listIds("u/p/"), ["u/p/", "u/p/k#1", "u/p/k#2"]);
+  // The store runs strict mode on them across two "processes".
+  const stores = [a, b].map((metadata) => new ServerCredentialStore({ metadata, vault, userId: "u", projectId: "p", strict: true }));
+  await Promise.all([stores[0].put("x", "one"), stores[1].put("x", "two"), stores[0].put("x", "three")]);
+  const value = await stores[1].get("x");
+  assert.ok(["one", "two", "three"].includes(value));
+  const live = (await a.get("u/p/x")).vaultId;
+  assert.equal(await vault.getSecret(live), value);
+  a.close();
+  b.close();
+  vault.close();
 });
