@@ -27,6 +27,7 @@
 import { createRequire } from "node:module";
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { prefixSuccessor } from "./sqlite-kv.mjs";
+import { encode, entries } from "./json-rows.mjs";
 
 export { prefixSuccessor };
 
@@ -156,16 +157,6 @@ function prefixRange(column, prefix, who) {
     : { where: `${column} COLLATE "C" >= $1 AND ${column} COLLATE "C" < $2`, params: [low, high] };
 }
 
-/** JSON text of a row; `undefined`-valued properties drop out, as JSON.stringify does. */
-function encode(value, who) {
-  const text = JSON.stringify(value);
-  if (text === undefined) throw new TypeError(`${who}: the value is not JSON-serializable`);
-  return text;
-}
-
-function entries(rows) {
-  return rows.length ? rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) })) : undefined;
-}
 
 export class PostgresKvStorage {
   #state;

@@ -26,6 +26,7 @@
 // thrown error becomes a rejection), as the store's host objects do.
 import { closeSync, fchmodSync, openSync } from "node:fs";
 import { createRequire } from "node:module";
+import { encode, entries } from "./json-rows.mjs";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const MAX_CODE_POINT = 0x10ffff;
@@ -115,15 +116,6 @@ function wellFormed(s) {
 }
 
 /** JSON text of a value; `undefined`-valued properties drop out, as in FsFolderJsonKvStorage. */
-function encode(value, who) {
-  const text = JSON.stringify(value);
-  if (text === undefined) throw new TypeError(`${who}: the value is not JSON-serializable`);
-  return text;
-}
-
-function entries(rows) {
-  return rows.length ? rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) })) : undefined;
-}
 
 export class SqliteKvStorage {
   #db;

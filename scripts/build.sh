@@ -76,6 +76,7 @@ node_extra() {
 node_extra file-vault # the encrypted file vault
 node_extra sqlite-kv  # the SQLite KV (with getByPrefix)
 node_extra postgres   # the PostgreSQL KV (getByPrefix, putIf/deleteIf) and encrypted vault
+cp js/json-rows.mjs pkg/ # rows as JSON text, for the SQL backends (not an entry)
 # The glue's @ts-self-types names a .d.ts that is not shipped (index.d.ts
 # describes the entries; the glue is internal).
 sed '1{/@ts-self-types/d}' "$out/$name.js" >"pkg/web/$name.js"

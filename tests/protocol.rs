@@ -51,6 +51,18 @@ fn delete_all(s: &Rc<common::fake::FakeStore>) -> Result<(), StoreError<Js>> {
     run(async move { s.delete_all().await })
 }
 
+/// A store over `w` with scope ids given as host values.
+fn store_of(w: &Rc<World>, u: &Js, p: &Js) -> Result<common::fake::FakeStore, StoreError<Js>> {
+    server_credential_store_wasm::core::Store::new(
+        common::fake::FakeValues,
+        common::fake::FakeKv(w.clone()),
+        common::fake::FakeVault(w.clone()),
+        common::fake::FakeClock(w.clone()),
+        u,
+        p,
+    )
+}
+
 fn no_opts() -> Js {
     Js::Undefined
 }
@@ -109,14 +121,7 @@ fn construction_rejects_bad_scope_without_echoing_it() {
     ];
     for b in &bad {
         for (u, p) in [(b.clone(), Js::s("p")), (Js::s("u"), b.clone())] {
-            let r = server_credential_store_wasm::core::Store::new(
-                common::fake::FakeValues,
-                common::fake::FakeKv(w.clone()),
-                common::fake::FakeVault(w.clone()),
-                common::fake::FakeClock(w.clone()),
-                &u,
-                &p,
-            );
+            let r = store_of(&w, &u, &p);
             let Err(e) = r else { panic!("{u:?}/{p:?} accepted") };
             assert!(matches!(e, StoreError::InvalidScope));
             assert_eq!(e.to_string(), "ServerCredentialStore: invalid userId/projectId");
@@ -135,17 +140,7 @@ fn construction_converts_scope_ids_with_to_string_and_keeps_them_as_given() {
         (Js::Null, Js::Undefined, "null/undefined/"),
         (Js::Arr(Rc::new(vec![Js::s("u")])), Js::Bool(true), "u/true/"),
     ] {
-        let s: Rc<common::fake::FakeStore> = Rc::new(
-            server_credential_store_wasm::core::Store::new(
-                common::fake::FakeValues,
-                common::fake::FakeKv(w.clone()),
-                common::fake::FakeVault(w.clone()),
-                common::fake::FakeClock(w.clone()),
-                &u,
-                &p,
-            )
-            .unwrap_or_else(|_| panic!("{u:?}/{p:?} refused")),
-        );
+        let s = Rc::new(store_of(&w, &u, &p).unwrap_or_else(|_| panic!("{u:?}/{p:?} refused")));
         assert_eq!(s.scope().prefix(), prefix);
         put(&s, "k", &Js::s(SECRET), no_opts()).unwrap();
         let row = w.row(&format!("{prefix}k"));

@@ -6,26 +6,20 @@
 // exits non-zero when any failed or the page produced nothing.
 //
 // Chromium is driven over chromedriver's WebDriver HTTP API with Node's
-// fetch: no npm dependency and no browser download. A missing browser or
-// driver is an error, never a skip.
+// fetch (tests/packaging/chromium.mjs): no npm dependency and no browser
+// download. A missing browser or driver is an error, never a skip.
 //
 //   node tests/browser-entry/run.mjs    # needs pkg/ (scripts/build.sh)
 //   CHROMIUM=/path CHROMEDRIVER=/path   # override the binaries
 
-import { spawn } from "node:child_process";
 import { access, readFile } from "node:fs/promises";
 import http from "node:http";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { openChromium } from "../packaging/chromium.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkgDir = path.resolve(here, "../../pkg");
-const chromium = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const chromedriver = process.env.CHROMEDRIVER ?? "chromedriver";
-// Bounds every wait, so a hung browser fails the run instead of stalling it.
-const RESULT_TIMEOUT_MS = 30_000;
-
 function fail(message) {
   console.error(`browser-entry: ${message}`);
   process.exit(1);
@@ -76,101 +70,24 @@ function serve(page) {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, missing })));
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function startDriver() {
-  const port = await freePort();
-  const child = spawn(chromedriver, [`--port=${port}`], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d));
-  const spawned = new Promise((resolve, reject) => {
-    child.once("spawn", resolve);
-    child.once("error", (e) => reject(new Error(`cannot run ${chromedriver}: ${e.message}`)));
-  });
-  await spawned;
-  const base = `http://127.0.0.1:${port}`;
-  for (const started = Date.now(); Date.now() - started < 10_000; await sleep(100)) {
-    if (child.exitCode !== null) throw new Error(`chromedriver exited (${child.exitCode}): ${stderr}`);
-    try {
-      const { value } = await (await fetch(`${base}/status`)).json();
-      if (value?.ready) return { child, base };
-    } catch {}
-  }
-  child.kill();
-  throw new Error(`chromedriver not ready after 10s: ${stderr}`);
-}
-
-async function webdriver(base, method, route, body) {
-  const res = await fetch(base + route, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const { value } = await res.json();
-  if (!res.ok) throw new Error(`WebDriver ${method} ${route}: ${value?.error}: ${value?.message}`);
-  return value;
-}
-
 async function main() {
-  await access(chromium).catch(() => fail(`no Chromium at ${chromium} (install it: scripts/browsers.sh)`));
   await access(path.join(pkgDir, "package.json")).catch(() => fail("no pkg/: run scripts/build.sh first"));
   const entry = await browserEntry();
   const page = (await readFile(path.join(here, "page.html"), "utf8")).replace("%ENTRY%", entry);
   const { server, missing } = await serve(page);
-  const driver = await startDriver().catch((e) => {
+  const browser = await openChromium().catch((e) => {
     server.close();
     fail(e.message);
   });
   const started = Date.now();
-  let session;
   try {
-    const created = await webdriver(driver.base, "POST", "/session", {
-      capabilities: {
-        alwaysMatch: {
-          browserName: "chrome",
-          "goog:chromeOptions": {
-            binary: chromium,
-            // Root in a container: no sandbox; no GPU; no calls home.
-            args: [
-              "--headless",
-              "--no-sandbox",
-              "--disable-gpu",
-              "--disable-dev-shm-usage",
-              "--disable-background-networking",
-              "--disable-component-update",
-              "--disable-sync",
-              "--no-first-run",
-            ],
-          },
-        },
-      },
-    });
-    session = `/session/${created.sessionId}`;
-    console.log(`browser-entry: ${created.capabilities.browserName} ${created.capabilities.browserVersion}, entry ${entry}`);
-    await webdriver(driver.base, "POST", `${session}/timeouts`, { script: RESULT_TIMEOUT_MS, pageLoad: RESULT_TIMEOUT_MS });
-    await webdriver(driver.base, "POST", `${session}/url`, { url: `http://127.0.0.1:${server.address().port}/` });
-    // Navigation returned after `load`, so the module script has run (and set
+    console.log(`browser-entry: ${browser.version}, entry ${entry}`);
+    // Navigation returns after `load`, so the module script has run (and set
     // __result) unless it failed to load; its checks may still be running.
-    const result = await webdriver(driver.base, "POST", `${session}/execute/async`, {
-      script: `const done = arguments[arguments.length - 1];
-        if (window.__result) window.__result.then(done);
-        else done({ checks: [], errors: [...(window.__errors || []), "the page's module script did not run"] });`,
-      args: [],
-    });
+    const result = await browser.visit(`http://127.0.0.1:${server.address().port}/`);
     return { result, missing, ms: Date.now() - started };
   } finally {
-    if (session) await webdriver(driver.base, "DELETE", session).catch(() => {});
-    driver.child.kill();
+    await browser.close();
     server.close();
   }
 }

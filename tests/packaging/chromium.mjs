@@ -1,6 +1,6 @@
-// Headless Chromium over chromedriver's WebDriver HTTP API with Node's fetch,
-// as tests/browser-entry/run.mjs drives it: no npm dependency, no browser
-// download. A missing browser or driver is an error, never a skip.
+// Headless Chromium over chromedriver's WebDriver HTTP API with Node's fetch
+// (the packaging suite and tests/browser-entry/run.mjs): no npm dependency,
+// no browser download. A missing browser or driver is an error, never a skip.
 //
 //   const browser = await openChromium();
 //   const result = await browser.visit("http://127.0.0.1:PORT/page.html"); // window.__result
@@ -63,6 +63,7 @@ export async function openChromium() {
     throw new Error(`chromedriver not ready after 10s: ${stderr}`);
   }
   let session;
+  let version;
   try {
     const created = await webdriver(base, "POST", "/session", {
       capabilities: {
@@ -86,12 +87,14 @@ export async function openChromium() {
       },
     });
     session = `/session/${created.sessionId}`;
+    version = `${created.capabilities.browserName} ${created.capabilities.browserVersion}`;
     await webdriver(base, "POST", `${session}/timeouts`, { script: RESULT_TIMEOUT_MS, pageLoad: RESULT_TIMEOUT_MS });
   } catch (e) {
     child.kill();
     throw e;
   }
   return {
+    version,
     // Loads `url` and returns what its `window.__result` promise resolves to
     // (with the page's uncaught errors), or the errors when it set none.
     async visit(url) {
