@@ -294,7 +294,13 @@ pub async fn invalid_keys_and_scopes_touch_nothing(b: Backend) {
         assert_eq!(has(s, key).await.unwrap(), JsValue::FALSE);
         assert_eq!(delete(s, key).await.unwrap(), JsValue::FALSE);
     }
+    assert_eq!(fx.calls(), Vec::<String>::new());
+    // A key that is not a string is tested and addressed by its ToString
+    // (SPEC §2): 42 reads "u1/p1/42", an object "[object Object]" nothing.
     assert!(settle(s.call("get", &[42.into()])).await.unwrap().is_undefined());
+    assert_eq!(fx.calls(), ["metadata.get u1/p1/42"]);
+    fx.hosts.clear_calls();
+    assert!(settle(s.call("get", &[js_sys::Object::new().into()])).await.unwrap().is_undefined());
     assert_eq!(fx.calls(), Vec::<String>::new());
     // 128 characters is the longest valid key.
     put(s, &"k".repeat(128), SECRET, JsValue::UNDEFINED).await.unwrap();
@@ -304,13 +310,18 @@ pub async fn invalid_keys_and_scopes_touch_nothing(b: Backend) {
         let err = store_over(&fx.hosts, user, project).err().expect("scope accepted");
         assert_eq!(show(&err), invalid, "scope {user:?}/{project:?}");
     }
-    let numeric = obj(&[
-        ("vault", fx.hosts.vault()),
-        ("metadata", fx.hosts.metadata()),
-        ("userId", 7.into()),
-        ("projectId", "p1".into()),
-    ]);
-    assert_eq!(show(&Store::new(&numeric).err().expect("scope accepted")), invalid);
+    // Scope ids are tested by their ToString too: 7 is "7" (kept as given
+    // in rows); an object is "[object Object]", refused.
+    let scope = |user: JsValue| {
+        obj(&[
+            ("vault", fx.hosts.vault()),
+            ("metadata", fx.hosts.metadata()),
+            ("userId", user),
+            ("projectId", "p1".into()),
+        ])
+    };
+    assert!(Store::new(&scope(7.into())).is_ok(), "a numeric userId is its text");
+    assert_eq!(show(&Store::new(&scope(js_sys::Object::new().into())).err().expect("scope refused")), invalid);
 }
 
 // ---- SPEC §4 failure paths --------------------------------------------------
