@@ -136,7 +136,15 @@ export interface ServerCredentialStoreOptions {
    * Opt-in: when it aborts, every host call in flight, and every later one,
    * fails its operation with `signal.reason`.
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignalLike;
+}
+
+/** What the store uses of an `AbortSignal` (any AbortSignal fits; no DOM or Node types needed). */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
 }
 
 /**

@@ -88,6 +88,20 @@ export async function demo(): Promise<void> {
   await kv.put("u/p/k", row);
 }
 
+// Deadlines: a DOM or Node AbortSignal fits `signal`.
+const controller = new AbortController();
+new ServerCredentialStore({
+  vault: new MapVault(),
+  metadata: new InMemoryKvStorage(),
+  userId: "u",
+  projectId: "p",
+  strict: true,
+  timeoutMs: 5000,
+  signal: controller.signal,
+});
+// @ts-expect-error: timeoutMs is a number
+new ServerCredentialStore({ vault: new MapVault(), metadata: new InMemoryKvStorage(), userId: "u", projectId: "p", timeoutMs: "5s" });
+
 // @ts-expect-error: the constructor requires options
 new ServerCredentialStore();
 // @ts-expect-error: put requires a value
