@@ -476,19 +476,39 @@ impl Model<'_> {
         if self.succeeded(g, "vault", "setSecret", vid) {
             vault.insert(vid.to_owned(), Js::s(&self.secret_of(g)));
         }
-        let doom = puts
-            .iter()
-            .find(|e| e.c.call.arg.as_ref().is_some_and(|r| retired_of(&self.id, r).iter().any(|x| x == vid)));
-        let Some(doom) = doom.filter(|e| e.ok()) else {
+        if !self.doom_of(g, vid).is_some_and(|e| e.ok()) {
             return vec![(KeyState { row: named, vault }, 0.0, false)];
-        };
+        }
+        // The abandoned version retired: a finding a listing may see until
+        // the second instant clears it (`finish_put`).
         pending.pop();
         let mut doomed_retired = retired;
         doomed_retired.push(vid.to_owned());
         let doomed =
             spread(existing, &[("pendingVaultIds", list_js(&pending)), ("retiredVaultIds", list_js(&doomed_retired))]);
-        let at = doom.c.call.index;
-        self.clear_retired(g, &KeyState { row: doomed, vault }, Some(at)).map(|s| (s, 0.0, false)).into_iter().collect()
+        vec![(KeyState { row: doomed, vault }, 0.0, true)]
+    }
+
+    /// The write of op `g` that moved its version `vid` to `retiredVaultIds`.
+    fn doom_of(&self, g: usize, vid: &str) -> Option<&Effect> {
+        self.calls(g).find(|e| {
+            e.is("metadata", "put", &self.id)
+                && e.c.call.arg.as_ref().is_some_and(|r| {
+                    retired_of(&self.id, r).iter().any(|x| x == vid) && r.prop("vaultId").str() != Some(vid)
+                })
+        })
+    }
+
+    /// The second instant of a strict put: after a flip, the retired
+    /// versions go (`finish_retire`); after an abandon, its version and the
+    /// other retired ones go, then the record (`clear_retired`).
+    fn finish_put(&self, g: usize, st: &KeyState) -> Vec<KeyState> {
+        let Some(vid) = self.vault_id_of_put(g) else { return vec![] };
+        if st.row.prop("vaultId").str() == Some(vid.as_str()) {
+            return self.finish_retire(g, st);
+        }
+        let Some(doom) = self.doom_of(g, &vid) else { return vec![] };
+        self.clear_retired(g, st, Some(doom.c.call.index)).into_iter().collect()
     }
 
     fn secret_of(&self, g: usize) -> String {
@@ -804,17 +824,30 @@ impl Model<'_> {
             return vec![];
         }
         let retired_only = reason.as_deref() == Some("retired-versions");
+        // Strict mode marks a row it removes first (a failed mark changes
+        // nothing); the versions it names then go, then the marked row.
+        let mut row_after_failure = st.row.clone();
+        if self.strict && !retired_only {
+            let Some(mark) = self.calls(g).find(|e| e.is("metadata", "put", &self.id)) else { return vec![] };
+            if !mark.ok() {
+                return unchanged;
+            }
+            row_after_failure = deleting_mark(&self.id, &st.row, mark);
+        }
         let mut named = if retired_only { vec![] } else { vec![vault_of(true, &self.id, &st.row)] };
         named.extend(retired_of(&self.id, &st.row));
+        if self.strict && !retired_only {
+            named.extend(pending_of(&self.id, &st.row));
+        }
         let mut vault = st.vault.clone();
         for n in &named {
             if failed_call.as_ref().is_some_and(|(t, m, i)| *t == "vault" && *m == "deleteSecret" && i == n) {
-                return vec![(KeyState { row: st.row.clone(), vault }, now, false)];
+                return vec![(KeyState { row: row_after_failure, vault }, now, false)];
             }
             vault.remove(n);
         }
         let row = match (&failed_call, retired_only) {
-            (Some(_), _) => st.row.clone(),
+            (Some(_), _) => row_after_failure,
             (None, true) => spread(&st.row, &[("retiredVaultIds", Js::Undefined)]),
             (None, false) => Js::Undefined,
         };
@@ -842,7 +875,7 @@ impl Model<'_> {
     /// retire that ends a strict update over a marker or pending row.
     fn second(&self, g: usize, st: &KeyState, now: f64) -> Vec<KeyState> {
         match self.run.ops[g].op.action {
-            Action::Put(_) => self.finish_retire(g, st),
+            Action::Put(_) => self.finish_put(g, st),
             _ => self.cleanup(g, st, now),
         }
     }
