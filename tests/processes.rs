@@ -16,6 +16,8 @@
 //!   live bytes of the committed rows, and rows naming nothing else.
 //!
 //!   SEQUENCES=20000 cargo test --release --test processes -- --nocapture
+//!   ONE=<seed> cargo test --test processes replay_one -- --ignored --nocapture
+//!     (one sequence again, printing its host calls and history)
 mod common;
 
 use std::cell::RefCell;
@@ -276,8 +278,8 @@ fn strict_mode_across_processes_is_linearizable_and_names_every_byte() {
 }
 
 #[test]
-#[ignore]
-fn debug_one() {
+#[ignore = "a replay tool: ONE=<seed>"]
+fn replay_one() {
     let seed: u64 = std::env::var("ONE").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut stats = Stats::default();
     let r = run(seed, &mut stats);
