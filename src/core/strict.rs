@@ -270,6 +270,9 @@ where
             self.abandon(a, intent, text).await;
             return Err(StoreError::Host(e));
         }
+        // A delete that marks the row after our naming write has ended our
+        // version (its bytes may be gone): we do not commit over its mark.
+        let mark = self.v.get(existing, Field::DeletingAt).host()?;
         let mut current = intent;
         for _ in 0..ATTEMPTS {
             let now = self.named(a, &current).host()?;
@@ -278,7 +281,14 @@ where
             if now.live.1 != text && !self.contains(&retired, &now.live.1) {
                 retired.push(now.live.0.clone());
             }
-            let flipped = self.without(&now.pending, text);
+            let mut flipped = self.without(&now.pending, text);
+            // A row a delete marked ended every version it named as pending
+            // (their bytes may be gone): they are retired, never committed.
+            if !self.v.is_undefined(&self.v.get(&current, Field::DeletingAt).host()?) {
+                retired.extend(
+                    flipped.drain(..).filter(|t| self.v.as_string(t).is_some_and(|t| !self.contains(&now.retired, &t))),
+                );
+            }
             let lists = |ids: &[V::Val]| if ids.is_empty() { self.v.undefined() } else { self.v.array(ids.to_vec()) };
             let committed =
                 self.row(base, &[(Field::PendingVaultIds, lists(&flipped)), (Field::RetiredVaultIds, lists(&retired))]);
@@ -308,7 +318,8 @@ where
                     return Err(StoreError::Host(e));
                 }
             };
-            if !self.contains(&self.named(a, &current).host()?.pending, text) {
+            let marked = !self.v.strict_eq(&self.v.get(&current, Field::DeletingAt).host()?, &mark);
+            if marked || !self.contains(&self.named(a, &current).host()?.pending, text) {
                 self.give_up(a, &current, version, text).await;
                 return Ok(false);
             }
@@ -429,9 +440,8 @@ where
     // ---- delete --------------------------------------------------------
 
     /// Strict delete of the row `deletes` accepts. First the row is marked:
-    /// pending, `deletingAt` now, its pending versions retired (and, for a
-    /// committed row, `updatedAt` now), so no writer can commit over it any
-    /// more; then every version it names goes; then the row, if it is still
+    /// pending, `deletingAt` now (and, for a committed row, `updatedAt` now),
+    /// so no writer whose version the row names can commit it any more; then every version it names goes; then the row, if it is still
     /// the one we wrote (else a later write won, and is the key's state).
     /// A row already pending keeps its `updatedAt`, so a stale one stays
     /// stale for reconcile. `Ok(false)` when there is no such row.
@@ -449,8 +459,8 @@ where
             }
             let Some(deleting) = self.mark_deleting(a, &row).await? else { continue };
             if let Err(e) = self.delete_named_bytes(a, &deleting).await {
-                // The marker spreads the marked row: a version it retired
-                // must not turn pending again.
+                // The marker spreads the marked row: it keeps the mark, so
+                // no version it names commits over it.
                 return Err(self.vault_delete_failed(a, &deleting, op, e, &deleting).await);
             }
             self.remove_if(a, &deleting).await.host()?;
@@ -462,18 +472,14 @@ where
     /// Writes the deletion mark over `row` (see `delete_strict`); `None`
     /// when the row changed since it was read.
     pub(super) async fn mark_deleting(&self, a: &Addressed<V::Val>, row: &V::Val) -> Result<Option<V::Val>, V> {
-        let named = self.named(a, row).host()?;
-        let mut retired = named.retired;
-        retired.extend(named.pending);
         let now = self.clock.now_iso().host()?;
         let committed = self.v.row_state(row, false).host()? != RowState::Pending;
-        let lists = self.with_lists(row, &[], &retired).host()?;
         let t = self.v.boolean(true);
         let mut props = alloc::vec![(Field::Pending, &t), (Field::DeletingAt, &now)];
         if committed {
             props.push((Field::UpdatedAt, &now));
         }
-        let deleting = self.v.spread(&lists, &props).host()?;
+        let deleting = self.v.spread(row, &props).host()?;
         Ok(self.write_if(a, &deleting, row).await.host()?.then_some(deleting))
     }
 

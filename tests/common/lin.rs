@@ -119,16 +119,13 @@ fn list_js(ids: &[String]) -> Js {
 
 /// Strict mode's deletion mark over `row`, the clock readings taken from
 /// the write `mark` the run made.
-fn deleting_mark(id: &str, row: &Js, mark: &Effect) -> Js {
+fn deleting_mark(row: &Js, mark: &Effect) -> Js {
     let arg = |name: &str| mark.c.call.arg.as_ref().map_or(Js::Undefined, |r| r.prop(name));
-    let mut retired = retired_of(id, row);
-    retired.extend(pending_of(id, row));
-    let lists = spread(row, &[("pendingVaultIds", Js::Undefined), ("retiredVaultIds", list_js(&retired))]);
     let mut props = vec![("pending", Js::Bool(true)), ("deletingAt", arg("deletingAt"))];
     if is_committed(row) {
         props.push(("updatedAt", arg("updatedAt")));
     }
-    spread(&lists, &props)
+    spread(row, &props)
 }
 
 fn spread(row: &Js, extra: &[(&str, Js)]) -> Js {
@@ -386,7 +383,7 @@ impl Model<'_> {
         if !first.ok() {
             return Some((st.clone(), Deleted::Unchanged));
         }
-        let (pending, marker_write) = (deleting_mark(&self.id, &st.row, first), writes.get(1));
+        let (pending, marker_write) = (deleting_mark(&st.row, first), writes.get(1));
         let named = named_bytes(true, &self.id, &st.row);
         let deleted: Vec<&Effect> = self
             .calls(g)
@@ -553,7 +550,11 @@ impl Model<'_> {
                 if !retired.contains(&old) {
                     retired.push(old);
                 }
-                let pending = pending_of(&self.id, existing);
+                let mut pending = pending_of(&self.id, existing);
+                // Over a row a delete marked, its pending versions are retired.
+                if !matches!(existing.prop("deletingAt"), Js::Undefined) {
+                    retired.extend(pending.drain(..).filter(|p| !retired_of(&self.id, existing).contains(p)));
+                }
                 vault.insert(vid.clone(), secret);
                 let row = self.put_row(
                     g,
@@ -832,7 +833,7 @@ impl Model<'_> {
             if !mark.ok() {
                 return unchanged;
             }
-            row_after_failure = deleting_mark(&self.id, &st.row, mark);
+            row_after_failure = deleting_mark(&st.row, mark);
         }
         let mut named = if retired_only { vec![] } else { vec![vault_of(true, &self.id, &st.row)] };
         named.extend(retired_of(&self.id, &st.row));
@@ -840,6 +841,21 @@ impl Model<'_> {
             named.extend(pending_of(&self.id, &st.row));
         }
         let mut vault = st.vault.clone();
+        if self.strict && !retired_only {
+            // Every version the row names is tried; those whose delete failed stay.
+            let failed = self.failed_vault_deletes(g);
+            let mut kept = false;
+            for n in &named {
+                if failed.contains(n) {
+                    kept = true;
+                } else {
+                    vault.remove(n);
+                }
+            }
+            if kept {
+                return vec![(KeyState { row: row_after_failure, vault }, now, false)];
+            }
+        }
         for n in &named {
             if failed_call.as_ref().is_some_and(|(t, m, i)| *t == "vault" && *m == "deleteSecret" && i == n) {
                 return vec![(KeyState { row: row_after_failure, vault }, now, false)];
