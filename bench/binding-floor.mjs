@@ -35,26 +35,26 @@ if (!existsSync(join(ROOT, "pkg/node/index.mjs"))) {
 const { ServerCredentialStore: Ours } = await import(pathToFileURL(join(ROOT, "pkg/node/index.mjs")).href);
 const { ServerCredentialStore: Oracle } = await import(pathToFileURL(join(ROOT, "tests/oracle/server-credential-store.mjs")).href);
 
-// The minimal binding's module. `has` returns code 2 (slot 0, awaiting) after
-// starting metadata.get(prefix + key); `resume` returns 6 (true) for a
-// committed row, else 5 (false) — the package's codes (js/glue.js).
+// The minimal binding's module. `has` starts metadata.get(prefix + key) and
+// returns code 7 (slot 0, awaiting a row's state); `step` returns 6 (true)
+// for a committed row, else 5 (false) — the package's codes (js/glue.js
+// `drive`, src/binding/task.rs).
 const WAT = `(module
   (import "g" "keyAndId" (func $keyAndId (param externref externref) (result externref)))
   (import "g" "callHost" (func $callHost (param externref i32 i32 externref externref) (result i32)))
-  (import "g" "rowState" (func $rowState (param externref i32) (result i32)))
   (global $prefix (mut externref) (ref.null extern))
   (global $metadata (mut externref) (ref.null extern))
   (memory (export "memory") 1)
+  (table (export "t") 1 externref)
   (func (export "setup") (param externref externref)
     (global.set $prefix (local.get 0))
     (global.set $metadata (local.get 1)))
-  (func (export "has") (param $key externref) (param $this externref) (result i32)
+  (func (export "has") (param $key externref) (result i32)
     (drop (call $callHost (global.get $metadata) (i32.const 0) (i32.const 1)
       (call $keyAndId (global.get $prefix) (local.get $key)) (ref.null extern)))
-    (i32.const 2))
-  (func (export "resume") (param i32 i32 externref) (result i32)
-    (select (i32.const 6) (i32.const 5)
-      (i32.eq (call $rowState (local.get 2) (i32.const 0)) (i32.const 2)))))`;
+    (i32.const 7))
+  (func (export "step") (param i32 i32 f64 f64) (result i32)
+    (select (i32.const 6) (i32.const 5) (i32.eq (local.get 1) (i32.const 2)))))`;
 
 function minimalBinding() {
   const m = binaryen.parseText(WAT);
@@ -63,17 +63,19 @@ function minimalBinding() {
   const bytes = m.emitBinary();
   m.dispose();
   const { exports: w } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-    g: { keyAndId: glue.keyAndId, callHost: glue.callHost, rowState: glue.rowState },
+    g: { keyAndId: glue.keyAndId, callHost: glue.callHost },
   });
   // Name 0 is "get" (callHost's method index); key text goes to address 0.
-  glue.init("get", w.memory, 1024, 0, 1032);
-  const drive = glue.makeDriver(w.resume);
+  glue.init("get", { memory: w.memory, __wbindgen_externrefs: w.t }, 1024, 0, 1032);
+  // The package's admission too (one comparison per call on the common path).
+  const { drive, admit, busyError } = glue.makeDriver({ resume: w.resume, step: w.step });
   return class MinimalStore {
     constructor({ metadata, userId, projectId }) {
       w.setup(`${userId}/${projectId}/`, metadata);
     }
     has(key) {
-      return drive(w.has(key, this));
+      if (!admit()) return Promise.reject(busyError());
+      return drive(w.has(key), undefined, this, key);
     }
   };
 }

@@ -162,9 +162,10 @@ export function messageAround(before, key, after) {
 // `key` where Rust reads it (length, then ASCII bytes; length 0 for text
 // that cannot be a key: empty, over 128 units or not ASCII; the grammar
 // itself is Rust's). For a string, returns the id `p + key` (the common
-// path: no allocation in wasm, no TextEncoder); for any other value, returns
-// undefined and Rust builds the id with `template` once the text passes. A
-// ToString that throws (a Symbol) raises its error.
+// path: no allocation in wasm, no TextEncoder); for any other value, marks
+// it as no string (the byte after the text area) and Rust builds the id
+// with `template` once the text passes. A ToString that throws (a Symbol)
+// raises its error.
 export function keyAndId(p, key) {
   let text = key;
   if (typeof key !== "string") {
@@ -187,7 +188,11 @@ export function keyAndId(p, key) {
     bytes[keyTextAt + 1 + i] = c;
   }
   bytes[keyTextAt] = len;
-  return typeof key === "string" ? p + key : undefined;
+  if (typeof key === "string") {
+    bytes[keyTextAt + 129] = 0;
+    return p + key;
+  }
+  bytes[keyTextAt + 129] = 1;
 }
 // `${a}${b}` — ToString of each; a Symbol throws.
 export function template(a, b) {
@@ -474,22 +479,29 @@ export function setResult(v) {
 }
 
 // One store operation as one async function, as the TypeScript store's
-// methods are. `code` is what the starting export returned: `slot << 3 |
-// state`, where state 0/1 means the operation finished (the result or the
-// error waits in `result`), 2 that it awaits what the host returned, 3 that
-// it waits for its waker, and 4/5/6 that it finished with undefined, false
-// or true. `resume` (StoreCore.resume) continues the Rust
-// task with what the pause awaited and returns the next code. (No typed
-// array is read here: an earlier driver that read its state from wasm
-// memory was deoptimized mid-call when memory grew during `resume`, and
-// Node 20's V8 aborted: "unreachable code" in the deoptimizer.)
-export function makeDriver(resume) {
+// methods are. `code` is what the starting export returned: `slot << 4 |
+// state` (the states of src/binding/task.rs): 0/1 the operation finished
+// (the result or the error waits in `result`); 2 it awaits what the host
+// returned, handed back with `resume`; 3 it waits for its waker; 4/5/6 it
+// finished with undefined, false or true; 7 it awaits a row of which it
+// wants only what `readRow` reads, handed back with `step` (numbers: the row
+// never enters wasm); 8 the host call's settlement is the operation's; 9
+// it asks for the public object and the key (`self`, `key`: an expired
+// row's `this.delete(key)`); 10 it awaits a call whose value it ignores
+// (`step`). A rejection is always handed back with `resume`. Each call
+// back in (StoreCore.resume, .step, .caller) continues the Rust side and
+// returns the next code. (No typed array is read here: an earlier driver
+// that read its state from wasm memory was deoptimized mid-call when memory
+// grew during `resume`, and Node 20's V8 aborted: "unreachable code" in the
+// deoptimizer.)
+export function makeDriver(core) {
+  const { resume, step, caller } = core;
   // `inflight` counts the operation from its admission to its end.
-  async function drive(code, deadline) {
+  async function drive(code, deadline, self, key) {
     try {
       for (;;) {
-        const slot = code >>> 3;
-        switch (code & 7) {
+        const slot = code >>> 4;
+        switch (code & 15) {
           case 0: {
             const v = result;
             result = undefined;
@@ -500,32 +512,41 @@ export function makeDriver(resume) {
             result = undefined;
             throw e;
           }
-          case 2: {
-            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-            awaited = undefined;
-            let how = 0;
-            let v;
-            try {
-              v = await pending;
-            } catch (e) {
-              v = e;
-              how = 1;
-            }
-            code = resume(slot, how, v);
-            break;
-          }
+          case 4:
+            return undefined;
+          case 5:
+            return false;
+          case 6:
+            return true;
           case 3: {
             await wakeupOf(slot).promise;
             wakeups[slot] = undefined;
             code = resume(slot, 2, undefined);
             break;
           }
-          case 4:
-            return undefined;
-          case 5:
-            return false;
-          default:
-            return true;
+          case 8: {
+            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+            awaited = undefined;
+            return await pending;
+          }
+          case 9:
+            code = caller(slot, self, key);
+            break;
+          default: {
+            // 2, 7, 10: a host call to await.
+            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+            awaited = undefined;
+            let v;
+            try {
+              v = await pending;
+            } catch (e) {
+              code = resume(slot, 1, e);
+              break;
+            }
+            const state = code & 15;
+            code = state === 2 ? resume(slot, 0, v) : state === 7 ? step(slot, readRow(v), rowAt, rowNow) : step(slot, 0, 0, 0);
+            break;
+          }
         }
       }
     } finally {
@@ -533,6 +554,27 @@ export function makeDriver(resume) {
     }
   }
   return { drive, admit, admitStore, busyError };
+}
+
+// get/has's reads of the row `metadata.get` returned, as the TS store
+// makes them: `!row`, `row.pending === true`, `row.expiresAt !==
+// undefined`, then `+new Date(row.expiresAt)` and `+new Date()` (left in
+// `rowAt`, `rowNow`). 0 missing, 1 pending, 2 committed, 3 committed with
+// an expiry; 4: a getter or Date threw, the value waits in takeThrown().
+let rowAt = 0;
+let rowNow = 0;
+function readRow(row) {
+  try {
+    if (!row) return 0;
+    if (row.pending === true) return 1;
+    if (row.expiresAt === undefined) return 2;
+    rowAt = +new Date(row.expiresAt);
+    rowNow = +new Date();
+    return 3;
+  } catch (e) {
+    thrown = e;
+    return 4;
+  }
 }
 
 // Strict mode: a version token for a fresh vault id, unique across

@@ -37,18 +37,19 @@ export function defineServerCredentialStore(StoreCore) {
 
     constructor(options) {
       if (drive === undefined) {
-        ({ drive, admit, admitStore, busyError: busy } = StoreCore.driver(StoreCore.resume));
+        ({ drive, admit, admitStore, busyError: busy } = StoreCore.driver(StoreCore));
       }
       if (!admitStore()) throw busy();
       this.#core = new StoreCore(options);
       this.#deadline = deadlineOf(options);
     }
 
-    // `this` goes along: on an expired row get/has call this.delete(key),
-    // and keys calls this.listMetadata(), as the TypeScript store does.
+    // `this` and `key` go along to the driver: on an expired row get/has
+    // call this.delete(key), and keys calls this.listMetadata(), as the
+    // TypeScript store does.
     get(key) {
       if (!admit()) return refused();
-      return drive(this.#core.get(key, this), this.#deadline);
+      return drive(this.#core.get(key), this.#deadline, this, key);
     }
 
     put(key, value, options) {
@@ -63,7 +64,7 @@ export function defineServerCredentialStore(StoreCore) {
 
     has(key) {
       if (!admit()) return refused();
-      return drive(this.#core.has(key, this), this.#deadline);
+      return drive(this.#core.has(key), this.#deadline, this, key);
     }
 
     // As the TypeScript store writes it: through this.listMetadata() (an

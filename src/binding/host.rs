@@ -30,7 +30,7 @@ pub mod glue {
         #[wasm_bindgen(js_name = busyError)]
         pub fn busy_error() -> JsValue;
         #[wasm_bindgen(js_name = field)]
-        pub fn field_guarded(v: &JsValue, index: u32) -> JsValue;
+        pub fn field_guarded(v: &JsValue, index: i32) -> JsValue;
         #[wasm_bindgen(js_name = addLayout)]
         pub fn add_layout(fields: &[u8]) -> u32;
         #[wasm_bindgen(js_name = expiresAtIso)]
@@ -62,7 +62,7 @@ pub mod glue {
         #[wasm_bindgen(js_name = callStartsWith)]
         pub fn call_starts_with(s: &JsValue, prefix: &JsValue) -> u32;
         #[wasm_bindgen(js_name = member)]
-        pub fn member_guarded(v: &JsValue, index: u32) -> JsValue;
+        pub fn member_guarded(v: &JsValue, index: i32) -> JsValue;
         #[wasm_bindgen(js_name = iterate)]
         pub fn iterate_guarded(v: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = versionToken)]
@@ -73,9 +73,9 @@ pub mod glue {
         // Batched reads (see the Values defaults in core/host.rs).
         #[wasm_bindgen(js_name = carriedFields)]
         pub fn carried_fields(options: &JsValue, existing: &JsValue) -> u32;
-        pub fn carried(index: u32) -> JsValue;
+        pub fn carried(index: i32) -> JsValue;
         #[wasm_bindgen(js_name = rowState)]
-        pub fn row_state(row: &JsValue, read_expiry: bool) -> u32;
+        pub fn row_state(row: &JsValue, read_expiry: i32) -> u32;
         #[wasm_bindgen(js_name = deleteState)]
         pub fn delete_state(row: &JsValue) -> u32;
         #[wasm_bindgen(js_name = listInfos)]
@@ -86,20 +86,20 @@ pub mod glue {
             prefix: &JsValue,
             user_id: &JsValue,
             project_id: &JsValue,
-            rows: bool,
+            rows: i32,
         ) -> JsValue;
 
         // The executor's side of host calls (see task.rs).
         #[wasm_bindgen(js_name = callHost)]
-        pub fn call_host(target: &JsValue, method: u32, flags: u32, a: &JsValue, b: &JsValue) -> u32;
+        pub fn call_host(target: &JsValue, method: i32, flags: i32, a: &JsValue, b: &JsValue) -> u32;
         #[wasm_bindgen(js_name = wakeSlot)]
-        pub fn wake_slot(slot: u32);
+        pub fn wake_slot(slot: i32);
         #[wasm_bindgen(js_name = takeThrown)]
         pub fn take_thrown() -> JsValue;
         #[wasm_bindgen(js_name = setResult)]
         pub fn set_result(v: &JsValue);
         #[wasm_bindgen(js_name = makeDriver)]
-        pub fn make_driver(resume: &JsValue) -> JsValue;
+        pub fn make_driver(core: &JsValue) -> JsValue;
     }
 
     // Objects from registered property layouts (`with_layout`): up to
@@ -108,10 +108,10 @@ pub mod glue {
     #[rustfmt::skip]
     #[wasm_bindgen(module = "/js/glue.js")]
     extern "C" {
-        pub fn fill(o: &JsValue, layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue);
-        pub fn object(layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
+        pub fn fill(o: &JsValue, layout: i32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue);
+        pub fn object(layout: i32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = spreadWith)]
-        pub fn spread_with_guarded(v: &JsValue, layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
+        pub fn spread_with_guarded(v: &JsValue, layout: i32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
     }
 
     /// Raised by the glue (`raise` in glue.js) when a guarded helper threw;
@@ -130,7 +130,7 @@ pub mod glue {
 
     /// `v?.[name]`; a getter may throw.
     pub fn field(v: &JsValue, index: u32) -> Result<JsValue, JsValue> {
-        guarded(field_guarded(v, index))
+        guarded(field_guarded(v, index as i32))
     }
 }
 
@@ -204,12 +204,14 @@ pub fn init_glue() {
 }
 
 /// Where the glue's `keyAndId` leaves a key's text (its ToString): its
-/// length (0 when the text cannot be a key), then that many ASCII bytes.
-struct KeyText(core::cell::UnsafeCell<[u8; 1 + MAX_KEY_TEXT]>);
+/// length (0 when the text cannot be a key), then that many ASCII bytes;
+/// at `KEY_NOT_STRING`, 1 when the key is not a string (no id was built).
+struct KeyText(core::cell::UnsafeCell<[u8; 2 + MAX_KEY_TEXT]>);
 // SAFETY: wasm32 without threads; only read right after the glue wrote it.
 unsafe impl Sync for KeyText {}
 const MAX_KEY_TEXT: usize = 128;
-static KEY_TEXT: KeyText = KeyText(core::cell::UnsafeCell::new([0; 1 + MAX_KEY_TEXT]));
+const KEY_NOT_STRING: usize = 1 + MAX_KEY_TEXT;
+static KEY_TEXT: KeyText = KeyText(core::cell::UnsafeCell::new([0; 2 + MAX_KEY_TEXT]));
 
 /// Where the glue's `expiryAndNow` leaves its two times (ms since the epoch).
 struct Times(core::cell::UnsafeCell<[f64; 2]>);
@@ -266,7 +268,7 @@ fn with_layout<'a>(
     let o = first(id, &v);
     for chunk in chunks {
         let (id, v) = pack(chunk);
-        glue::fill(&o, id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]);
+        glue::fill(&o, id as i32, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]);
     }
     o
 }
@@ -307,13 +309,19 @@ enum HostCall {
 }
 
 fn host_call(target: &JsValue, method: Method, args: Args<'_>, need: Need) -> HostCall {
+    host_call_of(target, method, args, need, false)
+}
+
+/// `host_call`; `void`: the store ignores the value the call fulfils with,
+/// so `drive` hands back only that it fulfilled (no value enters wasm).
+fn host_call_of(target: &JsValue, method: Method, args: Args<'_>, need: Need, void: bool) -> HostCall {
     let Some(slot) = task::current() else {
         let message = JsValue::from_str("ServerCredentialStore: host call outside an operation");
         return HostCall::Settled(Some(Err(glue::type_error(&message))));
     };
     match start_call(target, method, args, need) {
         Ok(()) => {
-            task::begin_await(slot);
+            task::begin_await(slot, void);
             HostCall::Awaiting(slot)
         }
         Err(None) => HostCall::Settled(None),
@@ -333,7 +341,7 @@ fn start_call(target: &JsValue, method: Method, args: Args<'_>, need: Need) -> R
         Args::Two(a, b) => (2, a, b),
     };
     let flags = if need == Need::Required { argc | CALL_REQUIRED } else { argc };
-    match glue::call_host(target, method.index(), flags, a, b) {
+    match glue::call_host(target, method.index() as i32, flags as i32, a, b) {
         AWAITING => Ok(()),
         NOT_A_FUNCTION => Err(None),
         _ => Err(Some(glue::take_thrown())),
@@ -388,6 +396,11 @@ fn call<T>(
     map: fn(JsValue) -> T,
 ) -> Required<T> {
     Required { call: host_call(target, method, args, Need::Required), object, method, map }
+}
+
+/// `call` of a method whose fulfilment value the store ignores.
+fn call_void(target: &JsValue, object: &'static str, method: Method, args: Args<'_>) -> Required<()> {
+    Required { call: host_call_of(target, method, args, Need::Required, true), object, method, map: nothing }
 }
 
 impl<T> Future for Required<T> {
@@ -471,7 +484,7 @@ impl Values for JsValues {
         }
     }
     fn member(&self, v: &JsValue, name: Field) -> Result<JsValue, JsValue> {
-        glue::guarded(glue::member_guarded(v, name as u32))
+        glue::guarded(glue::member_guarded(v, name as i32))
     }
     fn iterate(&self, v: &JsValue) -> Result<Vec<JsValue>, JsValue> {
         let items = glue::guarded(glue::iterate_guarded(v))?;
@@ -494,7 +507,7 @@ impl Values for JsValues {
         if !is_key(&buf[1..1 + len]) {
             return Ok(None);
         }
-        if id.is_undefined() {
+        if buf[KEY_NOT_STRING] != 0 {
             return self.template(prefix, key).map(Some);
         }
         Ok(Some(id))
@@ -507,13 +520,13 @@ impl Values for JsValues {
     }
     fn object(&self, props: &[(Field, &JsValue)]) -> JsValue {
         with_layout(props, |id, v| {
-            glue::object(id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
+            glue::object(id as i32, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
         })
     }
     fn spread(&self, row: &JsValue, props: &[(Field, &JsValue)]) -> Result<JsValue, JsValue> {
         glue::guarded(with_layout(props, |id, v| {
             glue::spread_with_guarded(
-                row, id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12],
+                row, id as i32, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12],
             )
         }))
     }
@@ -546,13 +559,7 @@ impl Values for JsValues {
     }
 
     fn row_state(&self, row: &JsValue, read_expiry: bool) -> Result<RowState, JsValue> {
-        match glue::row_state(row, read_expiry) {
-            0 => Ok(RowState::Missing),
-            1 => Ok(RowState::Pending),
-            2 => Ok(RowState::Committed { expires: false }),
-            3 => Ok(RowState::Committed { expires: true }),
-            _ => Err(glue::take_thrown()),
-        }
+        row_state_of(glue::row_state(row, read_expiry as i32))
     }
 
     fn delete_state(&self, row: &JsValue) -> Result<RowState, JsValue> {
@@ -582,7 +589,7 @@ impl Values for JsValues {
         [prefix, user_id, project_id]: [&JsValue; 3],
         rows: bool,
     ) -> Result<Vec<(JsValue, JsValue)>, JsValue> {
-        let flat = glue::guarded(glue::scan_scope_guarded(all, prefix, user_id, project_id, rows))?;
+        let flat = glue::guarded(glue::scan_scope_guarded(all, prefix, user_id, project_id, rows as i32))?;
         let flat = flat.unchecked_into::<Array>();
         // Each entry is held while the operation goes through them, and
         // reconcile reports each: room for them all, or BUSY.
@@ -595,6 +602,18 @@ impl Values for JsValues {
         } else {
             flat.into_iter().map(|id| (id, JsValue::UNDEFINED)).collect()
         })
+    }
+}
+
+/// What the glue's `rowState` (or `readRow`) answered: 4 means a getter or
+/// Date threw, and the value waits in `takeThrown()`.
+pub fn row_state_of(n: u32) -> Result<RowState, JsValue> {
+    match n {
+        0 => Ok(RowState::Missing),
+        1 => Ok(RowState::Pending),
+        2 => Ok(RowState::Committed { expires: false }),
+        3 => Ok(RowState::Committed { expires: true }),
+        _ => Err(glue::take_thrown()),
     }
 }
 
@@ -623,10 +642,10 @@ impl MetadataKv<JsValues> for JsKv {
         call(&self.0, "metadata", Method::Get, Args::One(id), value)
     }
     fn put(&self, id: &JsValue, row: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
-        call(&self.0, "metadata", Method::Put, Args::Two(id, row), nothing)
+        call_void(&self.0, "metadata", Method::Put, Args::Two(id, row))
     }
     fn delete(&self, id: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
-        call(&self.0, "metadata", Method::Delete, Args::One(id), nothing)
+        call_void(&self.0, "metadata", Method::Delete, Args::One(id))
     }
     fn get_all(&self) -> impl Future<Output = Result<JsValue, JsValue>> {
         call(&self.0, "metadata", Method::GetAll, Args::None, value)
@@ -655,13 +674,13 @@ impl JsVault {
 
 impl SecretVault<JsValues> for JsVault {
     fn set_secret(&self, id: &JsValue, secret: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
-        call(&self.0, "vault", Method::SetSecret, Args::Two(id, secret), nothing)
+        call_void(&self.0, "vault", Method::SetSecret, Args::Two(id, secret))
     }
     fn get_secret(&self, id: &JsValue) -> impl Future<Output = Result<JsValue, JsValue>> {
         call(&self.0, "vault", Method::GetSecret, Args::One(id), value)
     }
     fn delete_secret(&self, id: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
-        call(&self.0, "vault", Method::DeleteSecret, Args::One(id), nothing)
+        call_void(&self.0, "vault", Method::DeleteSecret, Args::One(id))
     }
 }
 

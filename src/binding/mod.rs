@@ -14,9 +14,9 @@ use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
-use crate::core::{Field, KeyLocks, Read, Store, Values};
+use crate::core::{Field, KeyLocks, NoFacade, Read, Store, Values};
 use error::into_js;
-use host::{JsClock, JsFacade, JsKv, JsValues, JsVault};
+use host::{JsClock, JsKv, JsValues, JsVault};
 
 type JsStore = Store<JsValues, JsKv, JsVault, JsClock>;
 
@@ -103,10 +103,11 @@ impl StoreCore {
     }
 
     /// The `drive` function of this module instance (glue.js): each public
-    /// method is `drive(core.method(...))`. `resume` is `StoreCore.resume`.
-    pub fn driver(resume: JsValue) -> JsValue {
+    /// method is `drive(core.method(...))`. `core` is this class (the
+    /// driver calls back in through its `resume`, `step` and `caller`).
+    pub fn driver(core: JsValue) -> JsValue {
         host::init_glue();
-        host::glue::make_driver(&resume)
+        host::glue::make_driver(&core)
     }
 
     /// `drive`'s way back into an operation (see task.rs).
@@ -114,17 +115,29 @@ impl StoreCore {
         task::resume(slot, how, value)
     }
 
-    /// `this` is the public object, for `this.delete(key)` on an expired row.
-    /// A strict get runs as a task; other reads run without futures (direct.rs).
-    pub fn get(&self, key: JsValue, this: JsValue) -> u32 {
-        if self.store.is_strict() {
-            return run(&self.store, |s| async move { s.get_strict(&key, &JsFacade(this)).await });
-        }
-        direct::read(&self.store, Read::Get, key, this)
+    /// `drive`'s way back into a get, has or delete whose host call
+    /// fulfilled, with what it asked for instead of the value (task.rs).
+    pub fn step(slot: u32, n: u32, at: f64, now: f64) -> u32 {
+        task::step(slot, n, at, now)
     }
 
-    pub fn has(&self, key: JsValue, this: JsValue) -> u32 {
-        direct::read(&self.store, Read::Has, key, this)
+    /// `drive` hands a get or has of an expired row the public object and
+    /// the key, for `this.delete(key)` (task.rs `CALLER`).
+    pub fn caller(slot: u32, this: JsValue, key: JsValue) -> u32 {
+        task::caller(slot, this, key)
+    }
+
+    /// A strict get runs as a task; other reads run without futures (direct.rs).
+    pub fn get(&self, key: JsValue) -> u32 {
+        if self.store.is_strict() {
+            // Strict mode's expiry cleanup is its own (no `this.delete`).
+            return run(&self.store, |s| async move { s.get_strict(&key, &NoFacade).await });
+        }
+        direct::read(&self.store, Read::Get, key)
+    }
+
+    pub fn has(&self, key: JsValue) -> u32 {
+        direct::read(&self.store, Read::Has, key)
     }
 
     pub fn put(&self, key: JsValue, value: JsValue, options: JsValue) -> u32 {

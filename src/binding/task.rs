@@ -79,6 +79,8 @@ struct Slot {
     inbox: Option<Result<JsValue, JsValue>>,
     /// A host call is outstanding: only then may a settlement be delivered.
     awaiting: bool,
+    /// The task ignores the outstanding call's value (`AWAITING_VOID`).
+    void: bool,
     in_use: bool,
 }
 
@@ -89,26 +91,36 @@ static FREE: Local<RefCell<Vec<u32>>> = Local::new(RefCell::new(Vec::new()));
 /// The slot of the task being polled right now.
 static CURRENT: Local<Cell<u32>> = Local::new(Cell::new(NO_TASK));
 
-/// What an export tells `drive` (glue.js): `slot << 3 | state`, a plain
+/// What an export tells `drive` (glue.js): `slot << 4 | state`, a plain
 /// number. `DONE`/`FAILED`: the result or error waits in the glue
-/// (`setResult`); `AWAITING`: the host's result waits there; `WAITING`:
-/// for the slot's waker; `DONE_UNDEFINED`/`DONE_FALSE`/`DONE_TRUE`: the
-/// result is that value.
+/// (`setResult`); `AWAITING`: the host's result waits there, to be handed
+/// back with `resume`; `WAITING`: for the slot's waker;
+/// `DONE_UNDEFINED`/`DONE_FALSE`/`DONE_TRUE`: the result is that value.
+/// The direct operations (direct.rs) also use: `AWAITING_ROW`: hand back
+/// the row's state and times (`readRow` in glue.js) with `step`, not the
+/// row; `AWAITING_VOID`: hand back only that the call fulfilled, with
+/// `step`; `SETTLES`: the host call's settlement is the operation's (no
+/// slot is held); `CALLER`: hand over the public object and the key with
+/// `caller`. A rejection is always handed back with `resume`.
 const DONE: u32 = 0;
 const FAILED: u32 = 1;
-const AWAITING: u32 = 2;
+pub const AWAITING: u32 = 2;
 const WAITING: u32 = 3;
 const DONE_UNDEFINED: u32 = 4;
 const DONE_FALSE: u32 = 5;
 const DONE_TRUE: u32 = 6;
+pub const AWAITING_ROW: u32 = 7;
+pub const SETTLES: u32 = 8;
+pub const CALLER: u32 = 9;
+pub const AWAITING_VOID: u32 = 10;
 
 /// How `resume` is called: a host call settled, or the task's waker fired.
 const FULFILLED: u32 = 0;
 const REJECTED: u32 = 1;
 const POLL: u32 = 2;
 
-fn report(state: u32, slot: u32) -> u32 {
-    slot << 3 | state
+pub fn report(state: u32, slot: u32) -> u32 {
+    slot << 4 | state
 }
 
 /// A waker naming its slot; waking lets the slot's `drive` poll again.
@@ -118,7 +130,7 @@ fn slot_waker(slot: u32) -> Waker {
         RawWaker::new(slot, &VTABLE)
     }
     fn wake_slot(slot: *const ()) {
-        glue::wake_slot(slot as usize as u32);
+        glue::wake_slot(slot as usize as i32);
     }
     const VTABLE: RawWakerVTable = RawWakerVTable::new(raw, wake_slot, wake_slot, |_| {});
     // SAFETY: no vtable function dereferences the data; it is only an index,
@@ -152,13 +164,17 @@ fn poll(i: u32, mut op: Op) -> u32 {
     match result {
         Poll::Ready(out) => finish(Some(i), out),
         Poll::Pending => {
-            let awaiting = SLOTS.with(|s| {
+            let state = SLOTS.with(|s| {
                 let mut slots = s.borrow_mut();
                 let slot = &mut slots[i as usize];
                 slot.work = Some(Work::Task(op));
-                slot.awaiting
+                match (slot.awaiting, slot.void) {
+                    (true, true) => AWAITING_VOID,
+                    (true, false) => AWAITING,
+                    _ => WAITING,
+                }
             });
-            report(if awaiting { AWAITING } else { WAITING }, i)
+            report(state, i)
         }
     }
 }
@@ -185,16 +201,85 @@ pub fn finish(i: Option<u32>, out: Result<Outcome, JsValue>) -> u32 {
     report(state, i.unwrap_or(0))
 }
 
-/// A direct operation's host call is under way: it waits in slot `i` (a new
-/// slot when `None`) for `drive` to hand the settlement back.
-pub fn park(i: Option<u32>, op: Box<DirectOp>) -> u32 {
+/// A direct operation waits in slot `i` (a new slot when `None`) for
+/// `drive` to hand back what `state` asks for (a host call's settlement,
+/// or the caller's values).
+pub fn park(i: Option<u32>, op: Box<DirectOp>, state: u32) -> u32 {
     let i = i.unwrap_or_else(alloc);
     SLOTS.with(|s| {
         let slot = &mut s.borrow_mut()[i as usize];
         slot.work = Some(Work::Direct(op));
         slot.awaiting = true;
     });
-    report(AWAITING, i)
+    report(state, i)
+}
+
+/// The direct operation of slot `i`, taken out to continue, if it awaits
+/// something (anything else is refused, as in `resume`).
+fn take_direct(i: u32) -> Option<Box<DirectOp>> {
+    SLOTS.with(|s| {
+        let mut slots = s.borrow_mut();
+        let slot = slots.get_mut(i as usize).filter(|s| s.in_use && s.awaiting)?;
+        match slot.work.take() {
+            Some(Work::Direct(op)) => {
+                slot.awaiting = false;
+                Some(op)
+            }
+            other => {
+                slot.work = other;
+                None
+            }
+        }
+    })
+}
+
+fn no_operation() -> u32 {
+    finish(
+        None,
+        Err(glue::type_error(&JsValue::from_str("ServerCredentialStore: no operation to resume in this slot"))),
+    )
+}
+
+/// `drive`'s way back into a direct operation whose host call fulfilled
+/// with no value to hand over: `n` (and `at`, `now`) are what the
+/// operation asked for (`AWAITING_ROW`: the row's state and times).
+pub fn step(i: u32, n: u32, at: f64, now: f64) -> u32 {
+    if let Some(op) = take_void_task(i) {
+        return poll(i, op);
+    }
+    match take_direct(i) {
+        Some(op) => direct::step(i, op, n, at, now),
+        None => no_operation(),
+    }
+}
+
+/// The task of slot `i`, taken out to poll, if it awaits a call whose
+/// value it ignores; its inbox gets the fulfilment (as `undefined`).
+fn take_void_task(i: u32) -> Option<Op> {
+    SLOTS.with(|s| {
+        let mut slots = s.borrow_mut();
+        let slot = slots.get_mut(i as usize).filter(|s| s.in_use && s.awaiting && s.void)?;
+        match slot.work.take() {
+            Some(Work::Task(op)) => {
+                slot.awaiting = false;
+                slot.void = false;
+                slot.inbox = Some(Ok(JsValue::UNDEFINED));
+                Some(op)
+            }
+            other => {
+                slot.work = other;
+                None
+            }
+        }
+    })
+}
+
+/// `drive` hands over the operation's public object and key (`CALLER`).
+pub fn caller(i: u32, this: JsValue, key: JsValue) -> u32 {
+    match take_direct(i) {
+        Some(op) => direct::caller(i, op, this, key),
+        None => no_operation(),
+    }
 }
 
 /// Starts an operation now; `drive` takes it from there.
@@ -216,7 +301,10 @@ pub fn resume(i: u32, how: u32, value: JsValue) -> u32 {
         let mut slots = s.borrow_mut();
         let slot = slots.get_mut(i as usize).filter(|s| s.in_use)?;
         match (how, slot.awaiting) {
-            (FULFILLED | REJECTED, true) => slot.awaiting = false,
+            (FULFILLED | REJECTED, true) => {
+                slot.awaiting = false;
+                slot.void = false;
+            }
             (POLL, false) => {}
             _ => return None,
         }
@@ -229,10 +317,7 @@ pub fn resume(i: u32, how: u32, value: JsValue) -> u32 {
     match (work, settled) {
         (Some(Work::Task(op)), _) => poll(i, op),
         (Some(Work::Direct(op)), Some(settled)) => direct::resume(i, op, settled),
-        _ => finish(
-            None,
-            Err(glue::type_error(&JsValue::from_str("ServerCredentialStore: no operation to resume in this slot"))),
-        ),
+        _ => no_operation(),
     }
 }
 
@@ -242,9 +327,14 @@ pub fn current() -> Option<u32> {
     Some(CURRENT.with(Cell::get)).filter(|&i| i != NO_TASK)
 }
 
-/// Marks the running task as awaiting the host call it just started.
-pub fn begin_await(i: u32) {
-    SLOTS.with(|s| s.borrow_mut()[i as usize].awaiting = true);
+/// Marks the running task as awaiting the host call it just started
+/// (`void`: whose value it ignores).
+pub fn begin_await(i: u32, void: bool) {
+    SLOTS.with(|s| {
+        let slot = &mut s.borrow_mut()[i as usize];
+        slot.awaiting = true;
+        slot.void = void;
+    });
 }
 
 /// The settled value of slot `i`'s host call, once `resume` delivered it.

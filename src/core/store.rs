@@ -250,9 +250,25 @@ where
     /// get/has steps 2–3: what the row `metadata.get` returned means. Only a
     /// committed row counts; an expired one is to be dropped (`drop_expired`).
     pub fn read_row(&self, read: Read, row: &V::Val) -> Result<ReadNext, V> {
-        let RowState::Committed { expires } = self.v.row_state(row, true).host()? else { return Ok(ReadNext::Absent) };
-        if expires && row::is_expired(&self.v, &self.clock, row).host()? {
-            return Ok(ReadNext::DropExpired);
+        let state = self.v.row_state(row, true).host()?;
+        self.read_state(read, state, || self.clock.expiry_and_now(&self.v, row))
+    }
+
+    /// `read_row` from the row's state and, for a row with `expiresAt`,
+    /// `times()`: `(+new Date(row.expiresAt), +new Date())`, read right
+    /// after the state (a binding may read all of it at once).
+    pub fn read_state(
+        &self,
+        read: Read,
+        state: RowState,
+        times: impl FnOnce() -> HostRes<(f64, f64), V>,
+    ) -> Result<ReadNext, V> {
+        let RowState::Committed { expires } = state else { return Ok(ReadNext::Absent) };
+        if expires {
+            let (at, now) = times().host()?;
+            if row::expired(at, now) {
+                return Ok(ReadNext::DropExpired);
+            }
         }
         Ok(match read {
             Read::Get => ReadNext::Secret,

@@ -71,7 +71,7 @@ test("free() of the wasm object while an operation is in flight does not break t
   const glue = await import("../../pkg/web/server_credential_store_wasm.js");
   glue.initSync({ module: readFileSync(new URL("../../pkg/web/server_credential_store_wasm_bg.wasm", import.meta.url)) });
   const { StoreCore } = glue;
-  const { drive, admit } = StoreCore.driver(StoreCore.resume);
+  const { drive, admit } = StoreCore.driver(StoreCore);
   const host = createHost();
   const core = new StoreCore({ ...host, ...scope });
   assert.ok(admit());
