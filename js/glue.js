@@ -494,14 +494,44 @@ export function setResult(v) {
 // that read its state from wasm memory was deoptimized mid-call when memory
 // grew during `resume`, and Node 20's V8 aborted: "unreachable code" in the
 // deoptimizer.)
+//
+// get and has first take a faster path with no slot (`read`): 11 `drive`
+// calls `metadata.get(id)` itself and hands back the row's state with
+// `core.readStep`; 12 it calls `vault.getSecret(id)`, whose settlement is
+// get's; 13 it hands an expired row's cleanup the public object, the key
+// and the id (`core.readExpired`); 14 the slower path (`core.readOther`).
+// `core`, `kind` (0 get, 1 has), `id` and `hosts` ([metadata, vault], as
+// the store read them) are the fast path's.
 export function makeDriver(core) {
   const { resume, step, caller } = core;
+  const GET = names.indexOf("get");
+  const GET_SECRET = names.indexOf("getSecret");
   // `inflight` counts the operation from its admission to its end.
-  async function drive(code, deadline, self, key) {
+  async function drive(code, deadline, self, key, id, store, kind, hosts) {
     try {
       for (;;) {
         const slot = code >>> 4;
         switch (code & 15) {
+          case 11: {
+            if (callHost(hosts[0], GET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
+            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+            awaited = undefined;
+            const row = await pending;
+            code = store.readStep(kind, readRow(row), rowAt, rowNow);
+            break;
+          }
+          case 12: {
+            if (callHost(hosts[1], GET_SECRET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
+            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+            awaited = undefined;
+            return await pending;
+          }
+          case 13:
+            code = store.readExpired(kind, self, key, id);
+            break;
+          case 14:
+            code = store.readOther(kind, key, id);
+            break;
           case 0: {
             const v = result;
             result = undefined;
@@ -553,7 +583,14 @@ export function makeDriver(core) {
       inflight--;
     }
   }
-  return { drive, admit, admitStore, busyError };
+  // get (kind 0) or has (kind 1) of `key` on `store` (a StoreCore): the
+  // key's text and id first (SPEC §2's ToString, once), then Rust's test.
+  function read(store, kind, key, self, prefix, hosts, deadline) {
+    const id = keyAndId(prefix, key);
+    const code = id === undefined ? 14 : store.readKey(kind);
+    return drive(code, deadline, self, key, id, store, kind, hosts);
+  }
+  return { drive, read, admit, admitStore, busyError };
 }
 
 // get/has's reads of the row `metadata.get` returned, as the TS store

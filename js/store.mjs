@@ -25,6 +25,7 @@ export function defineServerCredentialStore(StoreCore) {
   // admitted rejects with a BUSY error. Made with the first store: in a
   // browser the wasm is instantiated (init) after this module loads.
   let drive;
+  let read;
   let admit;
   let admitStore;
   let busy;
@@ -34,13 +35,20 @@ export function defineServerCredentialStore(StoreCore) {
     // `{ ms, signal }` when options set `timeoutMs` or `signal`: every host
     // call of this store's operations is awaited against it (glue.js).
     #deadline;
+    // `userId/projectId/` and [metadata, vault] as the core read them once
+    // (for get and has, whose host calls `drive` makes).
+    #prefix;
+    #hosts;
 
     constructor(options) {
       if (drive === undefined) {
-        ({ drive, admit, admitStore, busyError: busy } = StoreCore.driver(StoreCore));
+        ({ drive, read, admit, admitStore, busyError: busy } = StoreCore.driver(StoreCore));
       }
       if (!admitStore()) throw busy();
-      this.#core = new StoreCore(options);
+      const core = new StoreCore(options);
+      this.#core = core;
+      this.#prefix = core.prefix();
+      this.#hosts = core.hosts();
       this.#deadline = deadlineOf(options);
     }
 
@@ -49,7 +57,7 @@ export function defineServerCredentialStore(StoreCore) {
     // TypeScript store does.
     get(key) {
       if (!admit()) return refused();
-      return drive(this.#core.get(key), this.#deadline, this, key);
+      return read(this.#core, 0, key, this, this.#prefix, this.#hosts, this.#deadline);
     }
 
     put(key, value, options) {
@@ -64,7 +72,7 @@ export function defineServerCredentialStore(StoreCore) {
 
     has(key) {
       if (!admit()) return refused();
-      return drive(this.#core.has(key), this.#deadline, this, key);
+      return read(this.#core, 1, key, this, this.#prefix, this.#hosts, this.#deadline);
     }
 
     // As the TypeScript store writes it: through this.listMetadata() (an

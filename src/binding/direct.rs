@@ -52,7 +52,7 @@ pub struct DirectOp {
 }
 
 /// What an absent credential reads as: get → undefined, has → false.
-fn absent(read: Read) -> Outcome {
+pub fn absent(read: Read) -> Outcome {
     match read {
         Read::Get => Outcome::Undefined,
         Read::Has => Outcome::Bool(false),

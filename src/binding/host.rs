@@ -213,6 +213,26 @@ const MAX_KEY_TEXT: usize = 128;
 const KEY_NOT_STRING: usize = 1 + MAX_KEY_TEXT;
 static KEY_TEXT: KeyText = KeyText(core::cell::UnsafeCell::new([0; 2 + MAX_KEY_TEXT]));
 
+/// What the glue's `keyAndId` returned when it already ran for the key the
+/// next `key_id` addresses (see `written_key`).
+static WRITTEN: Local<Cell<Option<JsValue>>> = Local::new(Cell::new(None));
+
+/// The glue ran `keyAndId` for the next key addressed (its text and status
+/// are in place) and returned `id`: the next `key_id` takes them instead of
+/// calling it again (ToString runs once, as in the TS store's test).
+pub fn written_key(id: JsValue) {
+    WRITTEN.with(|w| w.set(Some(id)));
+}
+
+/// Whether the text `keyAndId` left (for a string key: it never throws) is
+/// a key: SPEC §2's test.
+pub fn written_text_is_key(is_key: impl Fn(&[u8]) -> bool) -> bool {
+    // SAFETY: the glue wrote it just before this crossing; nothing else ran.
+    let buf = unsafe { &*KEY_TEXT.0.get() };
+    let len = usize::from(buf[0]).min(MAX_KEY_TEXT);
+    is_key(&buf[1..1 + len])
+}
+
 /// Where the glue's `expiryAndNow` leaves its two times (ms since the epoch).
 struct Times(core::cell::UnsafeCell<[f64; 2]>);
 // SAFETY: as KeyText.
@@ -499,7 +519,11 @@ impl Values for JsValues {
         key: &JsValue,
         is_key: &dyn Fn(&[u8]) -> bool,
     ) -> Result<Option<JsValue>, JsValue> {
-        let id = glue::guarded(glue::key_and_id_guarded(prefix, key))?;
+        let id = match WRITTEN.with(|w| w.take()) {
+            // The glue's `read` ran keyAndId for this key already.
+            Some(id) => glue::guarded(id)?,
+            None => glue::guarded(glue::key_and_id_guarded(prefix, key))?,
+        };
         // SAFETY: the glue wrote it just now; nothing else runs in between.
         let buf = unsafe { &*KEY_TEXT.0.get() };
         // Text that cannot be a key arrives as "" (length 0), which fails too.
@@ -628,6 +652,10 @@ impl JsKv {
         JsKv(obj)
     }
 
+    pub fn object(&self) -> &JsValue {
+        &self.0
+    }
+
     pub fn start_get(&self, id: &JsValue) -> Result<(), JsValue> {
         start_required(&self.0, "metadata", Method::Get, id)
     }
@@ -661,6 +689,10 @@ pub struct JsVault(JsValue);
 impl JsVault {
     pub fn new(obj: JsValue) -> Self {
         JsVault(obj)
+    }
+
+    pub fn object(&self) -> &JsValue {
+        &self.0
     }
 
     pub fn start_get_secret(&self, id: &JsValue) -> Result<(), JsValue> {

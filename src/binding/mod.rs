@@ -14,9 +14,9 @@ use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
-use crate::core::{Field, KeyLocks, NoFacade, Read, Store, Values};
+use crate::core::{is_safe_bytes, Addressed, Field, KeyLocks, NoFacade, Read, ReadNext, Store, Values};
 use error::into_js;
-use host::{JsClock, JsKv, JsValues, JsVault};
+use host::{JsClock, JsFacade, JsKv, JsValues, JsVault};
 
 type JsStore = Store<JsValues, JsKv, JsVault, JsClock>;
 
@@ -72,6 +72,15 @@ fn shared_locks(metadata: &JsValue) -> Rc<KeyLocks> {
     })
 }
 
+/// The glue's read kinds: 0 get, 1 has.
+fn read_of(read: u32) -> Read {
+    if read == 0 {
+        Read::Get
+    } else {
+        Read::Has
+    }
+}
+
 /// Starts one store operation; the glue's `drive` turns it into the
 /// method's promise. Errors leave as JS errors.
 fn run<T, F>(store: &Rc<JsStore>, op: impl FnOnce(Rc<JsStore>) -> F + 'static) -> u32
@@ -125,6 +134,73 @@ impl StoreCore {
     /// the key, for `this.delete(key)` (task.rs `CALLER`).
     pub fn caller(slot: u32, this: JsValue, key: JsValue) -> u32 {
         task::caller(slot, this, key)
+    }
+
+    /// `userId/projectId/`, and the metadata and vault objects as the store
+    /// read them from the options (for the glue's fast reads).
+    pub fn prefix(&self) -> JsValue {
+        self.store.prefix().clone()
+    }
+
+    pub fn hosts(&self) -> js_sys::Array {
+        js_sys::Array::of2(self.store.kv().object(), self.store.vault().object())
+    }
+
+    /// The fast get (`read` 0) or has (`read` 1) of a string key whose text
+    /// the glue's `keyAndId` has just written: SPEC §2's test, then what
+    /// `drive` does next (task.rs `CALL_ROW`), or the slower path for a
+    /// strict get (`FALLBACK`). No state stays in wasm: `drive` holds the id.
+    #[wasm_bindgen(js_name = readKey)]
+    pub fn read_key(&self, read: u32) -> u32 {
+        let read = read_of(read);
+        if read == Read::Get && self.store.is_strict() {
+            return task::report(task::FALLBACK, 0);
+        }
+        if !host::written_text_is_key(is_safe_bytes) {
+            return task::finish(None, Ok(direct::absent(read)));
+        }
+        task::report(task::CALL_ROW, 0)
+    }
+
+    /// The fast read's row, as the glue's `readRow` read it (`state`,
+    /// times): what `Store::read_state` makes of it.
+    #[wasm_bindgen(js_name = readStep)]
+    pub fn read_step(&self, read: u32, state: u32, at: f64, now: f64) -> u32 {
+        let read = read_of(read);
+        let next = host::row_state_of(state)
+            .map_err(|e| error::into_js(crate::core::StoreError::Host(e)))
+            .and_then(|state| self.store.read_state(read, state, || Ok((at, now))).map_err(error::into_js));
+        match next {
+            Err(e) => task::finish(None, Err(e)),
+            Ok(ReadNext::Absent) => task::finish(None, Ok(direct::absent(read))),
+            Ok(ReadNext::Present) => task::finish(None, Ok(task::Outcome::Bool(true))),
+            Ok(ReadNext::Secret) => task::report(task::CALL_SECRET, 0),
+            Ok(ReadNext::DropExpired) => task::report(task::EXPIRED, 0),
+        }
+    }
+
+    /// The fast read found the row expired: `this.delete(key)` (strict
+    /// mode: its own re-check in the key's turn), then absent.
+    #[wasm_bindgen(js_name = readExpired)]
+    pub fn read_expired(&self, read: u32, this: JsValue, key: JsValue, id: JsValue) -> u32 {
+        let read = read_of(read);
+        let store = self.store.clone();
+        task::start(async move {
+            store.drop_expired(&key, &Addressed::new(id), &JsFacade(this)).await;
+            Ok(direct::absent(read))
+        })
+    }
+
+    /// The fast read's slower path: `id` is what the glue's `keyAndId`
+    /// returned for `key` (undefined unless a string), its text and status
+    /// already written.
+    #[wasm_bindgen(js_name = readOther)]
+    pub fn read_other(&self, read: u32, key: JsValue, id: JsValue) -> u32 {
+        host::written_key(id);
+        match read_of(read) {
+            Read::Get => self.get(key),
+            Read::Has => self.has(key),
+        }
     }
 
     /// A strict get runs as a task; other reads run without futures (direct.rs).

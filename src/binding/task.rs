@@ -113,6 +113,16 @@ pub const AWAITING_ROW: u32 = 7;
 pub const SETTLES: u32 = 8;
 pub const CALLER: u32 = 9;
 pub const AWAITING_VOID: u32 = 10;
+/// The fast reads (glue.js `read`, no slot): `drive` calls
+/// `metadata.get(id)` and hands back the row's state with `readStep`
+/// (`CALL_ROW`), calls `vault.getSecret(id)` whose settlement is get's
+/// (`CALL_SECRET`), hands an expired row's cleanup the public object, the
+/// key and the id (`EXPIRED`), or continues on the slower path
+/// (`FALLBACK`: a key that is no string, a strict get).
+pub const CALL_ROW: u32 = 11;
+pub const CALL_SECRET: u32 = 12;
+pub const EXPIRED: u32 = 13;
+pub const FALLBACK: u32 = 14;
 
 /// How `resume` is called: a host call settled, or the task's waker fired.
 const FULFILLED: u32 = 0;

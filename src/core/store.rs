@@ -71,7 +71,8 @@ pub struct Addressed<T> {
 }
 
 impl<T> Addressed<T> {
-    pub(super) fn new(id: T) -> Self {
+    /// An id a binding addressed itself (`Store::address`'s key test passed).
+    pub fn new(id: T) -> Self {
         Addressed { id, text: OnceCell::new() }
     }
 
@@ -138,6 +139,11 @@ where
 
     pub fn scope(&self) -> &Scope {
         &self.scope
+    }
+
+    /// `userId/projectId/` as the host value every id starts with.
+    pub fn prefix(&self) -> &V::Val {
+        &self.prefix
     }
 
     pub fn is_strict(&self) -> bool {
