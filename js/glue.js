@@ -483,31 +483,37 @@ export function setResult(v) {
 // state` (the states of src/binding/task.rs): 0/1 the operation finished
 // (the result or the error waits in `result`); 2 it awaits what the host
 // returned, handed back with `resume`; 3 it waits for its waker; 4/5/6 it
-// finished with undefined, false or true; 7 it awaits a row of which it
-// wants only what `readRow` reads, handed back with `step` (numbers: the row
-// never enters wasm); 8 the host call's settlement is the operation's; 9
-// it asks for the public object and the key (`self`, `key`: an expired
-// row's `this.delete(key)`); 10 it awaits a call whose value it ignores
-// (`step`). A rejection is always handed back with `resume`. Each call
-// back in (StoreCore.resume, .step, .caller) continues the Rust side and
-// returns the next code. (No typed array is read here: an earlier driver
-// that read its state from wasm memory was deoptimized mid-call when memory
-// grew during `resume`, and Node 20's V8 aborted: "unreachable code" in the
-// deoptimizer.)
+// finished with undefined, false or true; 10 it awaits a call whose value
+// it ignores (`step`). A rejection is always handed back with `resume`.
+// Each call back in continues the Rust side and returns the next code.
 //
-// get and has first take a faster path with no slot (`read`): 11 `drive`
-// calls `metadata.get(id)` itself and hands back the row's state with
-// `core.readStep`; 12 it calls `vault.getSecret(id)`, whose settlement is
-// get's; 13 it hands an expired row's cleanup the public object, the key
-// and the id (`core.readExpired`); 14 the slower path (`core.readOther`).
-// `core`, `kind` (0 get, 1 has), `id` and `hosts` ([metadata, vault], as
-// the store read them) are the fast path's.
+// get, has and delete take a faster path with no slot (`read`, `remove`):
+// `drive` holds the id and makes the host calls Rust names, and Rust gets
+// numbers back, never the row: 11 `metadata.get(id)`, the row's state and
+// times (`readRow`) handed to `core.readStep`; 12 `vault.getSecret(id)`,
+// whose settlement is get's; 13 an expired row's cleanup gets the public
+// object, the key and the id (`core.readExpired`); 14 `core.readOther`:
+// for a key that is no string Rust builds the id (left in `result`, then
+// code 11 or 15), and a strict get or delete runs as a task; 15 the fast
+// delete, `code >>> 4` its step: 1
+// `metadata.get(id)`, its state (`deleteState`) handed to `deleteStep`; 2
+// `metadata.delete(id)` then `vault.deleteSecret(id)`, whose failure goes
+// to `core.deleteOrphaned` with the row. `core`, `kind` (0 get, 1 has, 2
+// delete), `id` and `hosts` ([metadata, vault], as the store read them)
+// are the fast path's.
+//
+// (No typed array is read here: an earlier driver that read its state from
+// wasm memory was deoptimized mid-call when memory grew during `resume`,
+// and Node 20's V8 aborted: "unreachable code" in the deoptimizer.)
 export function makeDriver(core) {
-  const { resume, step, caller } = core;
+  const { resume, step, deleteStep } = core;
   const GET = names.indexOf("get");
+  const DELETE = names.indexOf("delete");
   const GET_SECRET = names.indexOf("getSecret");
+  const DELETE_SECRET = names.indexOf("deleteSecret");
   // `inflight` counts the operation from its admission to its end.
   async function drive(code, deadline, self, key, id, store, kind, hosts) {
+    let row; // the fast delete's row, for an orphan marker
     try {
       for (;;) {
         const slot = code >>> 4;
@@ -516,8 +522,8 @@ export function makeDriver(core) {
             if (callHost(hosts[0], GET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
             const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
             awaited = undefined;
-            const row = await pending;
-            code = store.readStep(kind, readRow(row), rowAt, rowNow);
+            const found = await pending;
+            code = store.readStep(kind, readRow(found), rowAt, rowNow);
             break;
           }
           case 12: {
@@ -529,9 +535,45 @@ export function makeDriver(core) {
           case 13:
             code = store.readExpired(kind, self, key, id);
             break;
-          case 14:
+          case 14: {
             code = store.readOther(kind, key, id);
+            const next = code & 15;
+            if (next === 11 || next === 15) {
+              // Rust built the id (a key that is no string).
+              id = result;
+              result = undefined;
+            }
             break;
+          }
+          case 15: {
+            if (slot === 1) {
+              if (callHost(hosts[0], GET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
+              const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+              awaited = undefined;
+              row = await pending;
+              code = deleteStep(deleteState(row));
+              break;
+            }
+            if (callHost(hosts[0], DELETE, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
+            let pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+            awaited = undefined;
+            await pending;
+            let failed;
+            if (callHost(hosts[1], DELETE_SECRET, CALL_REQUIRED | 1, id) !== 0) {
+              failed = takeThrown();
+            } else {
+              pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+              awaited = undefined;
+              try {
+                await pending;
+                return true;
+              } catch (e) {
+                failed = e;
+              }
+            }
+            code = store.deleteOrphaned(id, row, failed);
+            break;
+          }
           case 0: {
             const v = result;
             result = undefined;
@@ -554,16 +596,8 @@ export function makeDriver(core) {
             code = resume(slot, 2, undefined);
             break;
           }
-          case 8: {
-            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-            awaited = undefined;
-            return await pending;
-          }
-          case 9:
-            code = caller(slot, self, key);
-            break;
           default: {
-            // 2, 7, 10: a host call to await.
+            // 2, 10: a task's host call to await.
             const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
             awaited = undefined;
             let v;
@@ -573,8 +607,7 @@ export function makeDriver(core) {
               code = resume(slot, 1, e);
               break;
             }
-            const state = code & 15;
-            code = state === 2 ? resume(slot, 0, v) : state === 7 ? step(slot, readRow(v), rowAt, rowNow) : step(slot, 0, 0, 0);
+            code = (code & 15) === 2 ? resume(slot, 0, v) : step(slot);
             break;
           }
         }
@@ -590,7 +623,13 @@ export function makeDriver(core) {
     const code = id === undefined ? 14 : store.readKey(kind);
     return drive(code, deadline, self, key, id, store, kind, hosts);
   }
-  return { drive, read, admit, admitStore, busyError };
+  // delete(key) on `store`, the same way (kind 2).
+  function remove(store, key, prefix, hosts, deadline) {
+    const id = keyAndId(prefix, key);
+    const code = id === undefined ? 14 : store.deleteKey();
+    return drive(code, deadline, undefined, key, id, store, 2, hosts);
+  }
+  return { drive, read, remove, admit, admitStore, busyError };
 }
 
 // get/has's reads of the row `metadata.get` returned, as the TS store

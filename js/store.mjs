@@ -26,6 +26,7 @@ export function defineServerCredentialStore(StoreCore) {
   // browser the wasm is instantiated (init) after this module loads.
   let drive;
   let read;
+  let remove;
   let admit;
   let admitStore;
   let busy;
@@ -42,7 +43,7 @@ export function defineServerCredentialStore(StoreCore) {
 
     constructor(options) {
       if (drive === undefined) {
-        ({ drive, read, admit, admitStore, busyError: busy } = StoreCore.driver(StoreCore));
+        ({ drive, read, remove, admit, admitStore, busyError: busy } = StoreCore.driver(StoreCore));
       }
       if (!admitStore()) throw busy();
       const core = new StoreCore(options);
@@ -67,7 +68,7 @@ export function defineServerCredentialStore(StoreCore) {
 
     delete(key) {
       if (!admit()) return refused();
-      return drive(this.#core.delete(key), this.#deadline);
+      return remove(this.#core, key, this.#prefix, this.#hosts, this.#deadline);
     }
 
     has(key) {

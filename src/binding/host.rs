@@ -368,14 +368,6 @@ fn start_call(target: &JsValue, method: Method, args: Args<'_>, need: Need) -> R
     }
 }
 
-/// `start_call` of a method the protocol requires, for a read run without
-/// futures (direct.rs): the error is what `Required` would settle with.
-fn start_required(target: &JsValue, object: &'static str, method: Method, arg: &JsValue) -> Result<(), JsValue> {
-    start_call(target, method, Args::One(arg), Need::Required).map_err(|thrown| {
-        thrown.unwrap_or_else(|| into_js(StoreError::MissingMethod { object, method: method.name() }))
-    })
-}
-
 impl Future for HostCall {
     type Output = Option<Result<JsValue, JsValue>>;
 
@@ -644,24 +636,14 @@ pub fn row_state_of(n: u32) -> Result<RowState, JsValue> {
 /// The caller's metadata KV object.
 pub struct JsKv(JsValue);
 
-/// The `start_*` methods make a call now for an operation run without
-/// futures (direct.rs): `Ok` when its result waits for `drive`, else what
-/// the call failed with (as the async path would settle).
 impl JsKv {
     pub fn new(obj: JsValue) -> Self {
         JsKv(obj)
     }
 
+    /// The object itself (the glue's fast reads call it).
     pub fn object(&self) -> &JsValue {
         &self.0
-    }
-
-    pub fn start_get(&self, id: &JsValue) -> Result<(), JsValue> {
-        start_required(&self.0, "metadata", Method::Get, id)
-    }
-
-    pub fn start_delete(&self, id: &JsValue) -> Result<(), JsValue> {
-        start_required(&self.0, "metadata", Method::Delete, id)
     }
 }
 
@@ -691,16 +673,9 @@ impl JsVault {
         JsVault(obj)
     }
 
+    /// The object itself (the glue's fast reads call it).
     pub fn object(&self) -> &JsValue {
         &self.0
-    }
-
-    pub fn start_get_secret(&self, id: &JsValue) -> Result<(), JsValue> {
-        start_required(&self.0, "vault", Method::GetSecret, id)
-    }
-
-    pub fn start_delete_secret(&self, id: &JsValue) -> Result<(), JsValue> {
-        start_required(&self.0, "vault", Method::DeleteSecret, id)
     }
 }
 

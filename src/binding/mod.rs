@@ -3,7 +3,6 @@
 //! are made and awaited lives in `host`, in one place, so it can be made
 //! cheaper without touching the protocol.
 
-mod direct;
 mod error;
 mod host;
 mod task;
@@ -72,6 +71,14 @@ fn shared_locks(metadata: &JsValue) -> Rc<KeyLocks> {
     })
 }
 
+/// What an absent credential reads as: get → undefined, has → false.
+fn absent(read: Read) -> task::Outcome {
+    match read {
+        Read::Get => task::Outcome::Undefined,
+        Read::Has => task::Outcome::Bool(false),
+    }
+}
+
 /// The glue's read kinds: 0 get, 1 has.
 fn read_of(read: u32) -> Read {
     if read == 0 {
@@ -113,7 +120,8 @@ impl StoreCore {
 
     /// The `drive` function of this module instance (glue.js): each public
     /// method is `drive(core.method(...))`. `core` is this class (the
-    /// driver calls back in through its `resume`, `step` and `caller`).
+    /// driver calls back in through its `resume` and `step`, and the fast
+    /// path's `readStep`, `deleteStep` and the methods named there).
     pub fn driver(core: JsValue) -> JsValue {
         host::init_glue();
         host::glue::make_driver(&core)
@@ -124,16 +132,10 @@ impl StoreCore {
         task::resume(slot, how, value)
     }
 
-    /// `drive`'s way back into a get, has or delete whose host call
-    /// fulfilled, with what it asked for instead of the value (task.rs).
-    pub fn step(slot: u32, n: u32, at: f64, now: f64) -> u32 {
-        task::step(slot, n, at, now)
-    }
-
-    /// `drive` hands a get or has of an expired row the public object and
-    /// the key, for `this.delete(key)` (task.rs `CALLER`).
-    pub fn caller(slot: u32, this: JsValue, key: JsValue) -> u32 {
-        task::caller(slot, this, key)
+    /// `drive`'s way back into a task whose host call fulfilled with a
+    /// value it ignores (task.rs `AWAITING_VOID`).
+    pub fn step(slot: u32) -> u32 {
+        task::step(slot)
     }
 
     /// `userId/projectId/`, and the metadata and vault objects as the store
@@ -157,7 +159,7 @@ impl StoreCore {
             return task::report(task::FALLBACK, 0);
         }
         if !host::written_text_is_key(is_safe_bytes) {
-            return task::finish(None, Ok(direct::absent(read)));
+            return task::finish(None, Ok(absent(read)));
         }
         task::report(task::CALL_ROW, 0)
     }
@@ -172,7 +174,7 @@ impl StoreCore {
             .and_then(|state| self.store.read_state(read, state, || Ok((at, now))).map_err(error::into_js));
         match next {
             Err(e) => task::finish(None, Err(e)),
-            Ok(ReadNext::Absent) => task::finish(None, Ok(direct::absent(read))),
+            Ok(ReadNext::Absent) => task::finish(None, Ok(absent(read))),
             Ok(ReadNext::Present) => task::finish(None, Ok(task::Outcome::Bool(true))),
             Ok(ReadNext::Secret) => task::report(task::CALL_SECRET, 0),
             Ok(ReadNext::DropExpired) => task::report(task::EXPIRED, 0),
@@ -187,46 +189,81 @@ impl StoreCore {
         let store = self.store.clone();
         task::start(async move {
             store.drop_expired(&key, &Addressed::new(id), &JsFacade(this)).await;
-            Ok(direct::absent(read))
+            Ok(absent(read))
         })
     }
 
-    /// The fast read's slower path: `id` is what the glue's `keyAndId`
-    /// returned for `key` (undefined unless a string), its text and status
-    /// already written.
+    /// The fast path's slower case (`kind`: 0 get, 1 has, 2 delete): `id`
+    /// is what the glue's `keyAndId` returned for `key` (undefined unless a
+    /// string), its text and status already written. A strict get or
+    /// delete runs as a task; otherwise the id is built here (a key that is
+    /// no string: `${prefix}${key}`, as the TS store builds it) and handed
+    /// back in the glue's `result` for the fast path to go on with.
     #[wasm_bindgen(js_name = readOther)]
-    pub fn read_other(&self, read: u32, key: JsValue, id: JsValue) -> u32 {
+    pub fn read_other(&self, kind: u32, key: JsValue, id: JsValue) -> u32 {
         host::written_key(id);
-        match read_of(read) {
-            Read::Get => self.get(key),
-            Read::Has => self.has(key),
+        if self.store.is_strict() && kind != 1 {
+            if kind == 0 {
+                // Strict mode's expiry cleanup is its own (no `this.delete`).
+                return run(&self.store, |s| async move { s.get_strict(&key, &NoFacade).await });
+            }
+            return run(&self.store, |s| async move { s.delete(&key).await });
+        }
+        let absent = if kind == 2 { task::Outcome::Bool(false) } else { absent(read_of(kind)) };
+        match self.store.address(&key) {
+            Err(e) => task::finish(None, Err(into_js(e))),
+            Ok(None) => task::finish(None, Ok(absent)),
+            Ok(Some(a)) => {
+                host::glue::set_result(a.id());
+                if kind == 2 {
+                    task::report(task::FAST, task::DEL_GET)
+                } else {
+                    task::report(task::CALL_ROW, 0)
+                }
+            }
         }
     }
 
-    /// A strict get runs as a task; other reads run without futures (direct.rs).
-    pub fn get(&self, key: JsValue) -> u32 {
+    /// The fast delete of a string key whose text the glue's `keyAndId`
+    /// has just written (compatible mode; strict mode takes the slower
+    /// path, `FALLBACK`): SPEC §2's test, then `metadata.get(id)` (task.rs
+    /// `FAST | DEL_GET`).
+    #[wasm_bindgen(js_name = deleteKey)]
+    pub fn delete_key(&self) -> u32 {
         if self.store.is_strict() {
-            // Strict mode's expiry cleanup is its own (no `this.delete`).
-            return run(&self.store, |s| async move { s.get_strict(&key, &NoFacade).await });
+            return task::report(task::FALLBACK, 0);
         }
-        direct::read(&self.store, Read::Get, key)
+        if !host::written_text_is_key(is_safe_bytes) {
+            return task::finish(None, Ok(task::Outcome::Bool(false)));
+        }
+        task::report(task::FAST, task::DEL_GET)
     }
 
-    pub fn has(&self, key: JsValue) -> u32 {
-        direct::read(&self.store, Read::Has, key)
+    /// The fast delete's row, as the glue's `deleteState` read it: only a
+    /// committed row is deleted (`Store::deletes_state`), metadata first,
+    /// then the vault (`FAST | DEL_CALLS`).
+    #[wasm_bindgen(js_name = deleteStep)]
+    pub fn delete_step(state: u32) -> u32 {
+        match host::row_state_of(state) {
+            Err(e) => task::finish(None, Err(error::into_js(crate::core::StoreError::Host(e)))),
+            Ok(state) if JsStore::deletes_state(state) => task::report(task::FAST, task::DEL_CALLS),
+            Ok(_) => task::finish(None, Ok(task::Outcome::Bool(false))),
+        }
+    }
+
+    /// The fast delete's `vault.deleteSecret(id)` failed with `e` after the
+    /// row went: the orphan marker (spreading `row`) and delete's error.
+    #[wasm_bindgen(js_name = deleteOrphaned)]
+    pub fn delete_orphaned(&self, id: JsValue, row: JsValue, e: JsValue) -> u32 {
+        let store = self.store.clone();
+        task::start(async move {
+            let a = Addressed::new(id);
+            Err(error::into_js(store.vault_delete_failed(&a, &row, crate::core::DeleteOp::Delete, e).await))
+        })
     }
 
     pub fn put(&self, key: JsValue, value: JsValue, options: JsValue) -> u32 {
         run(&self.store, |s| async move { s.put(&key, &value, &options).await })
-    }
-
-    /// A strict delete runs as a task (write turns, pending first); a
-    /// compatible one without futures (direct.rs).
-    pub fn delete(&self, key: JsValue) -> u32 {
-        if self.store.is_strict() {
-            return run(&self.store, |s| async move { s.delete(&key).await });
-        }
-        direct::delete(&self.store, key)
     }
 
     #[wasm_bindgen(js_name = listMetadata)]

@@ -31,7 +31,6 @@ use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use wasm_bindgen::prelude::*;
 
-use super::direct::{self, DirectOp};
 use super::host::glue;
 use super::Local;
 
@@ -63,18 +62,10 @@ impl From<()> for Outcome {
     }
 }
 
-/// What a slot holds between crossings: a task (a future), or a get, has
-/// or delete run without futures (direct.rs). Both boxed: a slot's work
-/// moves in and out at every crossing, and a pointer moves cheaply.
-enum Work {
-    Task(Op),
-    Direct(Box<DirectOp>),
-}
-
 #[derive(Default)]
 struct Slot {
-    /// `None` while its work runs, or when the slot is free.
-    work: Option<Work>,
+    /// `None` while its task is polled, or when the slot is free.
+    work: Option<Op>,
     /// The settled result of the host call the task awaits.
     inbox: Option<Result<JsValue, JsValue>>,
     /// A host call is outstanding: only then may a settlement be delivered.
@@ -95,34 +86,36 @@ static CURRENT: Local<Cell<u32>> = Local::new(Cell::new(NO_TASK));
 /// number. `DONE`/`FAILED`: the result or error waits in the glue
 /// (`setResult`); `AWAITING`: the host's result waits there, to be handed
 /// back with `resume`; `WAITING`: for the slot's waker;
-/// `DONE_UNDEFINED`/`DONE_FALSE`/`DONE_TRUE`: the result is that value.
-/// The direct operations (direct.rs) also use: `AWAITING_ROW`: hand back
-/// the row's state and times (`readRow` in glue.js) with `step`, not the
-/// row; `AWAITING_VOID`: hand back only that the call fulfilled, with
-/// `step`; `SETTLES`: the host call's settlement is the operation's (no
-/// slot is held); `CALLER`: hand over the public object and the key with
-/// `caller`. A rejection is always handed back with `resume`.
+/// `DONE_UNDEFINED`/`DONE_FALSE`/`DONE_TRUE`: the result is that value;
+/// `AWAITING_VOID`: the task ignores the value of the call it awaits, so
+/// `drive` hands back only that it fulfilled, with `step` (a rejection
+/// still comes with `resume`).
 const DONE: u32 = 0;
 const FAILED: u32 = 1;
-pub const AWAITING: u32 = 2;
+const AWAITING: u32 = 2;
 const WAITING: u32 = 3;
 const DONE_UNDEFINED: u32 = 4;
 const DONE_FALSE: u32 = 5;
 const DONE_TRUE: u32 = 6;
-pub const AWAITING_ROW: u32 = 7;
-pub const SETTLES: u32 = 8;
-pub const CALLER: u32 = 9;
-pub const AWAITING_VOID: u32 = 10;
-/// The fast reads (glue.js `read`, no slot): `drive` calls
-/// `metadata.get(id)` and hands back the row's state with `readStep`
-/// (`CALL_ROW`), calls `vault.getSecret(id)` whose settlement is get's
-/// (`CALL_SECRET`), hands an expired row's cleanup the public object, the
-/// key and the id (`EXPIRED`), or continues on the slower path
-/// (`FALLBACK`: a key that is no string, a strict get).
+const AWAITING_VOID: u32 = 10;
+/// The fast get, has and delete (glue.js `read` and `remove`; no slot,
+/// `drive` holds the id and makes the host calls Rust names): `CALL_ROW`:
+/// `metadata.get(id)`, the row's state and times handed back with
+/// `readStep`; `CALL_SECRET`: `vault.getSecret(id)`, whose settlement is
+/// get's; `EXPIRED`: the public object, the key and the id handed to an
+/// expired row's cleanup (`readExpired`); `FALLBACK`: the slower path
+/// (`readOther`: a key that is no string, a strict get or delete);
+/// `FAST | DEL_GET << 4`: `metadata.get(id)`, its state handed back with
+/// `deleteStep`; `FAST | DEL_CALLS << 4`: `metadata.delete(id)` then
+/// `vault.deleteSecret(id)` (a rejection of the first is delete's, of the
+/// second goes to `deleteOrphaned` with the row).
 pub const CALL_ROW: u32 = 11;
 pub const CALL_SECRET: u32 = 12;
 pub const EXPIRED: u32 = 13;
 pub const FALLBACK: u32 = 14;
+pub const FAST: u32 = 15;
+pub const DEL_GET: u32 = 1;
+pub const DEL_CALLS: u32 = 2;
 
 /// How `resume` is called: a host call settled, or the task's waker fired.
 const FULFILLED: u32 = 0;
@@ -177,7 +170,7 @@ fn poll(i: u32, mut op: Op) -> u32 {
             let state = SLOTS.with(|s| {
                 let mut slots = s.borrow_mut();
                 let slot = &mut slots[i as usize];
-                slot.work = Some(Work::Task(op));
+                slot.work = Some(op);
                 match (slot.awaiting, slot.void) {
                     (true, true) => AWAITING_VOID,
                     (true, false) => AWAITING,
@@ -211,38 +204,6 @@ pub fn finish(i: Option<u32>, out: Result<Outcome, JsValue>) -> u32 {
     report(state, i.unwrap_or(0))
 }
 
-/// A direct operation waits in slot `i` (a new slot when `None`) for
-/// `drive` to hand back what `state` asks for (a host call's settlement,
-/// or the caller's values).
-pub fn park(i: Option<u32>, op: Box<DirectOp>, state: u32) -> u32 {
-    let i = i.unwrap_or_else(alloc);
-    SLOTS.with(|s| {
-        let slot = &mut s.borrow_mut()[i as usize];
-        slot.work = Some(Work::Direct(op));
-        slot.awaiting = true;
-    });
-    report(state, i)
-}
-
-/// The direct operation of slot `i`, taken out to continue, if it awaits
-/// something (anything else is refused, as in `resume`).
-fn take_direct(i: u32) -> Option<Box<DirectOp>> {
-    SLOTS.with(|s| {
-        let mut slots = s.borrow_mut();
-        let slot = slots.get_mut(i as usize).filter(|s| s.in_use && s.awaiting)?;
-        match slot.work.take() {
-            Some(Work::Direct(op)) => {
-                slot.awaiting = false;
-                Some(op)
-            }
-            other => {
-                slot.work = other;
-                None
-            }
-        }
-    })
-}
-
 fn no_operation() -> u32 {
     finish(
         None,
@@ -250,44 +211,20 @@ fn no_operation() -> u32 {
     )
 }
 
-/// `drive`'s way back into a direct operation whose host call fulfilled
-/// with no value to hand over: `n` (and `at`, `now`) are what the
-/// operation asked for (`AWAITING_ROW`: the row's state and times).
-pub fn step(i: u32, n: u32, at: f64, now: f64) -> u32 {
-    if let Some(op) = take_void_task(i) {
-        return poll(i, op);
-    }
-    match take_direct(i) {
-        Some(op) => direct::step(i, op, n, at, now),
-        None => no_operation(),
-    }
-}
-
-/// The task of slot `i`, taken out to poll, if it awaits a call whose
-/// value it ignores; its inbox gets the fulfilment (as `undefined`).
-fn take_void_task(i: u32) -> Option<Op> {
-    SLOTS.with(|s| {
+/// `drive`'s way back into a task whose host call fulfilled with a value
+/// it ignores (`AWAITING_VOID`): its inbox gets `undefined`.
+pub fn step(i: u32) -> u32 {
+    let op = SLOTS.with(|s| {
         let mut slots = s.borrow_mut();
         let slot = slots.get_mut(i as usize).filter(|s| s.in_use && s.awaiting && s.void)?;
-        match slot.work.take() {
-            Some(Work::Task(op)) => {
-                slot.awaiting = false;
-                slot.void = false;
-                slot.inbox = Some(Ok(JsValue::UNDEFINED));
-                Some(op)
-            }
-            other => {
-                slot.work = other;
-                None
-            }
-        }
-    })
-}
-
-/// `drive` hands over the operation's public object and key (`CALLER`).
-pub fn caller(i: u32, this: JsValue, key: JsValue) -> u32 {
-    match take_direct(i) {
-        Some(op) => direct::caller(i, op, this, key),
+        let op = slot.work.take()?;
+        slot.awaiting = false;
+        slot.void = false;
+        slot.inbox = Some(Ok(JsValue::UNDEFINED));
+        Some(op)
+    });
+    match op {
+        Some(op) => poll(i, op),
         None => no_operation(),
     }
 }
@@ -319,15 +256,14 @@ pub fn resume(i: u32, how: u32, value: JsValue) -> u32 {
             _ => return None,
         }
         let work = slot.work.take();
-        if let Some(Work::Task(_)) = work {
+        if work.is_some() {
             slot.inbox = settled.take();
         }
         work
     });
-    match (work, settled) {
-        (Some(Work::Task(op)), _) => poll(i, op),
-        (Some(Work::Direct(op)), Some(settled)) => direct::resume(i, op, settled),
-        _ => no_operation(),
+    match work {
+        Some(op) => poll(i, op),
+        None => no_operation(),
     }
 }
 

@@ -526,7 +526,12 @@ where
     /// put in flight, or an orphan marker for reconcile). Rows are read as
     /// SPEC §3 says delete reads them (`Values::delete_state`).
     pub fn deletes(&self, row: &V::Val) -> Result<bool, V> {
-        Ok(matches!(self.v.delete_state(row).host()?, RowState::Committed { .. }))
+        Ok(Self::deletes_state(self.v.delete_state(row).host()?))
+    }
+
+    /// `deletes` from the row's state as `Values::delete_state` reads it.
+    pub fn deletes_state(state: RowState) -> bool {
+        matches!(state, RowState::Committed { .. })
     }
 
     /// Metadata first, then the vault; a vault failure leaves a marker
