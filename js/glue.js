@@ -824,6 +824,11 @@ export function scanScope(all, prefix, userId, projectId, rows) {
   }
 }
 
+// list[i] of an array made here (iterate, scanScope).
+export function at(list, i) {
+  return list[i];
+}
+
 // list.map(x => x[name])
 export function pluck(list, i) {
   return list.map((x) => x[names[i]]);

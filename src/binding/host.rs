@@ -69,6 +69,8 @@ pub mod glue {
         pub fn version_token() -> String;
         #[wasm_bindgen(js_name = metadataSlot)]
         pub fn metadata_slot(metadata: &JsValue) -> u32;
+        /// `list[i]` of an array the glue made.
+        pub fn at(list: &JsValue, i: i32) -> JsValue;
 
         // Batched reads (see the Values defaults in core/host.rs).
         #[wasm_bindgen(js_name = carriedFields)]
@@ -500,7 +502,7 @@ impl Values for JsValues {
     }
     fn iterate(&self, v: &JsValue) -> Result<Vec<JsValue>, JsValue> {
         let items = glue::guarded(glue::iterate_guarded(v))?;
-        Ok(items.unchecked_into::<Array>().iter().collect())
+        Ok(items_of(&items))
     }
     /// One crossing: the glue copies a key's text into `KEY_TEXT` (no
     /// allocation or text decoding) and, for a string key, returns
@@ -612,7 +614,7 @@ impl Values for JsValues {
         if !glue::reserve(flat.length().saturating_mul(2)) {
             return Err(glue::busy_error());
         }
-        let flat: Vec<JsValue> = flat.iter().collect();
+        let flat = items_of(&flat);
         Ok(if rows {
             flat.chunks_exact(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect()
         } else {
@@ -631,6 +633,12 @@ pub fn row_state_of(n: u32) -> Result<RowState, JsValue> {
         3 => Ok(RowState::Committed { expires: true }),
         _ => Err(glue::take_thrown()),
     }
+}
+
+/// The elements of an array the glue made (one crossing each).
+fn items_of(list: &JsValue) -> Vec<JsValue> {
+    let n = list.unchecked_ref::<Array>().length();
+    (0..n).map(|i| glue::at(list, i as i32)).collect()
 }
 
 /// The caller's metadata KV object.
