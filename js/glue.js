@@ -535,9 +535,13 @@ export function setResult(v) {
 // delete, `code >>> 4` its step: 1
 // `metadata.get(id)`, its state (`deleteState`) handed to `deleteStep`; 2
 // `metadata.delete(id)` then `vault.deleteSecret(id)`, whose failure goes
-// to `core.deleteOrphaned` with the row. `core`, `kind` (0 get, 1 has, 2
-// delete), `id` and `hosts` ([metadata, vault], as the store read them)
-// are the fast path's.
+// to `core.deleteOrphaned` with the row; 3 the fast put (`write`,
+// compatible mode): `now` (from `result`), `metadata.get(id)`, then
+// `core.putStep` (a new key continues as a task); 4 an update: the row
+// Rust built (from `result`), `vault.setSecret(id, value)` then
+// `metadata.put(id, row)`. `core`, `kind` (0 get, 1 has, 2 delete, 3
+// put), `id`, `hosts` ([metadata, vault], as the store read them), `value`
+// and `options` are the fast path's.
 //
 // (No typed array is read here: an earlier driver that read its state from
 // wasm memory was deoptimized mid-call when memory grew during `resume`,
@@ -548,8 +552,10 @@ export function makeDriver(core) {
   const DELETE = names.indexOf("delete");
   const GET_SECRET = names.indexOf("getSecret");
   const DELETE_SECRET = names.indexOf("deleteSecret");
+  const PUT = names.indexOf("put");
+  const SET_SECRET = names.indexOf("setSecret");
   // `inflight` counts the operation from its admission to its end.
-  async function drive(code, deadline, self, key, id, store, kind, hosts) {
+  async function drive(code, deadline, self, key, id, store, kind, hosts, value, options) {
     let row; // the fast delete's row, for an orphan marker
     try {
       for (;;) {
@@ -573,6 +579,10 @@ export function makeDriver(core) {
             code = store.readExpired(kind, self, key, id);
             break;
           case 14: {
+            if (kind === 3) {
+              code = store.putOther(key, value, options, id);
+              break;
+            }
             code = store.readOther(kind, key, id);
             const next = code & 15;
             if (next === 11 || next === 15) {
@@ -583,6 +593,31 @@ export function makeDriver(core) {
             break;
           }
           case 15: {
+            if (slot === 3) {
+              // The fast put: `now`, then the existing row.
+              const now = result;
+              result = undefined;
+              if (callHost(hosts[0], GET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
+              const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+              awaited = undefined;
+              const existing = await pending;
+              code = store.putStep(key, value, options, now, existing, id);
+              break;
+            }
+            if (slot === 4) {
+              // An update: the value, then the row.
+              const next = result;
+              result = undefined;
+              if (callHost(hosts[1], SET_SECRET, CALL_REQUIRED | 2, id, value) !== 0) throw takeThrown();
+              let pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+              awaited = undefined;
+              await pending;
+              if (callHost(hosts[0], PUT, CALL_REQUIRED | 2, id, next) !== 0) throw takeThrown();
+              pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+              awaited = undefined;
+              await pending;
+              return undefined;
+            }
             if (slot === 1) {
               if (callHost(hosts[0], GET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
               const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
@@ -666,7 +701,13 @@ export function makeDriver(core) {
     const code = id === undefined ? 14 : store.deleteKey();
     return drive(code, deadline, undefined, key, id, store, 2, hosts);
   }
-  return { drive, read, remove, admit, admitStore, busyError };
+  // put(key, value, options) on `store`, the same way (kind 3).
+  function write(store, key, value, options, prefix, hosts, deadline) {
+    const id = keyAndId(prefix, key);
+    const code = id === undefined ? 14 : store.putKey();
+    return drive(code, deadline, undefined, key, id, store, 3, hosts, value, options);
+  }
+  return { drive, read, remove, write, admit, admitStore, busyError };
 }
 
 // get/has's reads of the row `metadata.get` returned, as the TS store

@@ -27,6 +27,7 @@ export function defineServerCredentialStore(StoreCore) {
   let drive;
   let read;
   let remove;
+  let write;
   let admit;
   let admitStore;
   let busy;
@@ -43,7 +44,7 @@ export function defineServerCredentialStore(StoreCore) {
 
     constructor(options) {
       if (drive === undefined) {
-        ({ drive, read, remove, admit, admitStore, busyError: busy } = StoreCore.driver(StoreCore));
+        ({ drive, read, remove, write, admit, admitStore, busyError: busy } = StoreCore.driver(StoreCore));
       }
       if (!admitStore()) throw busy();
       const core = new StoreCore(options);
@@ -63,7 +64,7 @@ export function defineServerCredentialStore(StoreCore) {
 
     put(key, value, options) {
       if (!admit()) return refused();
-      return drive(this.#core.put(key, value, options), this.#deadline);
+      return write(this.#core, key, value, options, this.#prefix, this.#hosts, this.#deadline);
     }
 
     delete(key) {

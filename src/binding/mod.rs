@@ -13,7 +13,7 @@ use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
-use crate::core::{is_safe_bytes, Addressed, Field, KeyLocks, NoFacade, Read, ReadNext, Store, Values};
+use crate::core::{is_safe_bytes, Addressed, Clock, Field, KeyLocks, NoFacade, PutNext, Read, ReadNext, Store, Values};
 use error::into_js;
 use host::{JsClock, JsFacade, JsKv, JsValues, JsVault};
 
@@ -264,6 +264,53 @@ impl StoreCore {
 
     pub fn put(&self, key: JsValue, value: JsValue, options: JsValue) -> u32 {
         run(&self.store, |s| async move { s.put(&key, &value, &options).await })
+    }
+
+    /// The fast put of a string key whose text the glue's `keyAndId` has
+    /// just written (compatible mode; strict mode takes `put`): SPEC §2's
+    /// test (an invalid key rejects), then `now` (left in the glue's
+    /// `result`) and `metadata.get(id)` (task.rs `FAST | PUT_GET`).
+    #[wasm_bindgen(js_name = putKey)]
+    pub fn put_key(&self) -> u32 {
+        if self.store.is_strict() {
+            return task::report(task::FALLBACK, 0);
+        }
+        if !host::written_text_is_key(is_safe_bytes) {
+            return task::finish(None, Err(into_js(crate::core::StoreError::InvalidKey)));
+        }
+        match self.store.clock().now_iso() {
+            Ok(now) => {
+                host::glue::set_result(&now);
+                task::report(task::FAST, task::PUT_GET)
+            }
+            Err(e) => task::finish(None, Err(into_js(crate::core::StoreError::Host(e)))),
+        }
+    }
+
+    /// The fast put's existing row: an update's row goes back in the glue's
+    /// `result` for `drive` to write after the value (`FAST | PUT_CALLS`);
+    /// a new key continues as a task (pending row, vault, commit).
+    #[wasm_bindgen(js_name = putStep)]
+    pub fn put_step(&self, key: JsValue, value: JsValue, options: JsValue, now: JsValue, existing: JsValue, id: JsValue) -> u32 {
+        match self.store.put_next(&key, &existing, &options, now) {
+            Err(e) => task::finish(None, Err(into_js(crate::core::StoreError::Host(e)))),
+            Ok(PutNext::Update(row)) => {
+                host::glue::set_result(&row);
+                task::report(task::FAST, task::PUT_CALLS)
+            }
+            Ok(PutNext::New(base)) => run(&self.store, move |s| async move {
+                s.put_created(&Addressed::new(id), &value, &base).await
+            }),
+        }
+    }
+
+    /// A put that is not the fast one (a key that is no string, strict
+    /// mode): `id` is what the glue's `keyAndId` returned for `key`, its
+    /// text and status already written.
+    #[wasm_bindgen(js_name = putOther)]
+    pub fn put_other(&self, key: JsValue, value: JsValue, options: JsValue, id: JsValue) -> u32 {
+        host::written_key(id);
+        self.put(key, value, options)
     }
 
     #[wasm_bindgen(js_name = listMetadata)]

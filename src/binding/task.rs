@@ -116,6 +116,13 @@ pub const FALLBACK: u32 = 14;
 pub const FAST: u32 = 15;
 pub const DEL_GET: u32 = 1;
 pub const DEL_CALLS: u32 = 2;
+/// The fast put (compatible mode, no slot): `FAST | PUT_GET << 4`:
+/// `metadata.get(id)` (`now`, read before it, waits in the glue's
+/// `result`), then `putStep`; `FAST | PUT_CALLS << 4`: an update:
+/// `vault.setSecret(id, value)` then `metadata.put(id, row)` (the row
+/// waits in `result`), each rejection put's.
+pub const PUT_GET: u32 = 3;
+pub const PUT_CALLS: u32 = 4;
 
 /// How `resume` is called: a host call settled, or the task's waker fired.
 const FULFILLED: u32 = 0;

@@ -55,6 +55,12 @@ pub enum ReadNext {
     Absent,
 }
 
+/// What `put_next` found: an update's row, or a new key's base row.
+pub enum PutNext<T> {
+    Update(T),
+    New(BaseRow<T>),
+}
+
 /// How a read ended (for the async path).
 enum ReadEnd<T> {
     Secret(T),
@@ -158,6 +164,10 @@ where
 
     pub fn vault(&self) -> &S {
         &self.vault
+    }
+
+    pub fn clock(&self) -> &C {
+        &self.clock
     }
 
     /// Step 1 of get/has/put/delete: the id of `key`; `None` for a key that
@@ -375,6 +385,20 @@ where
         } else {
             self.put_update(&a, value, &base).await
         }
+    }
+
+    /// put after step 2 in the compatible mode, for a binding that made
+    /// the `metadata.get` itself (`now` read before it): an update's row
+    /// (the binding then writes the vault and the row, step 5), or a new
+    /// key's base row for `put_created`.
+    pub fn put_next(&self, key: &V::Val, existing: &V::Val, options: &V::Val, now: V::Val) -> HostRes<PutNext<V::Val>, V> {
+        let base = self.base_row(key, existing, options, now)?;
+        Ok(if self.v.is_undefined(existing) { PutNext::New(base) } else { PutNext::Update(self.row(&base, &[])) })
+    }
+
+    /// `put_next`'s new key: step 4.
+    pub async fn put_created(&self, a: &Addressed<V::Val>, value: &V::Val, base: &BaseRow<V::Val>) -> Result<(), V> {
+        self.put_new(a, value, base).await
     }
 
     /// Step 3: label/provider from options or carried over, createdAt kept,
