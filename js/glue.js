@@ -541,13 +541,17 @@ export function setResult(v) {
 // Rust built (from `result`), `vault.setSecret(id, value)` then
 // `metadata.put(id, row)`. `core`, `kind` (0 get, 1 has, 2 delete, 3
 // put), `id`, `hosts` ([metadata, vault], as the store read them), `value`
-// and `options` are the fast path's.
+// and `options` are the fast path's. 5: the compatible deleteAll after
+// its scan (the ids in `result`): per id `metadata.get`, `core.allStep`,
+// `metadata.delete`, `vault.deleteSecret` (a failure's marker and error
+// from `core.deleteAllOrphaned`), each id's error kept for
+// `deleteAllFailed` (the AggregateError).
 //
 // (No typed array is read here: an earlier driver that read its state from
 // wasm memory was deoptimized mid-call when memory grew during `resume`,
 // and Node 20's V8 aborted: "unreachable code" in the deoptimizer.)
 export function makeDriver(core) {
-  const { resume, step, deleteStep } = core;
+  const { resume, step, deleteStep, deleteAllFailed } = core;
   const GET = names.indexOf("get");
   const DELETE = names.indexOf("delete");
   const GET_SECRET = names.indexOf("getSecret");
@@ -617,6 +621,47 @@ export function makeDriver(core) {
               awaited = undefined;
               await pending;
               return undefined;
+            }
+            if (slot === 5) {
+              // deleteAll: each scoped id as the TS store goes through them.
+              const ids = result;
+              result = undefined;
+              const errors = [];
+              for (let n = 0; n < ids.length; n++) {
+                const each = ids[n];
+                try {
+                  if (callHost(hosts[0], GET, CALL_REQUIRED | 1, each) !== 0) throw takeThrown();
+                  let pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+                  awaited = undefined;
+                  const found = await pending;
+                  if (store.allStep(found === undefined) === 0) continue;
+                  if (callHost(hosts[0], DELETE, CALL_REQUIRED | 1, each) !== 0) throw takeThrown();
+                  pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+                  awaited = undefined;
+                  await pending;
+                  let failed;
+                  if (callHost(hosts[1], DELETE_SECRET, CALL_REQUIRED | 1, each) !== 0) {
+                    failed = takeThrown();
+                  } else {
+                    pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+                    awaited = undefined;
+                    try {
+                      await pending;
+                      continue;
+                    } catch (e) {
+                      failed = e;
+                    }
+                  }
+                  // The marker and the error: a task of its own, counted as one.
+                  inflight++;
+                  await drive(store.deleteAllOrphaned(each, found, failed), deadline);
+                } catch (e) {
+                  errors.push(e);
+                }
+              }
+              if (errors.length === 0) return undefined;
+              code = deleteAllFailed(errors);
+              break;
             }
             if (slot === 1) {
               if (callHost(hosts[0], GET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();

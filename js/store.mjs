@@ -85,7 +85,7 @@ export function defineServerCredentialStore(StoreCore) {
 
     deleteAll() {
       if (!admit()) return refused();
-      return drive(this.#core.deleteAll(), this.#deadline);
+      return drive(this.#core.deleteAll(), this.#deadline, undefined, undefined, undefined, this.#core, 4, this.#hosts);
     }
 
     listMetadata() {

@@ -329,8 +329,42 @@ impl StoreCore {
         run(&self.store, |s| async move { s.reconcile(&options).await })
     }
 
+    /// Strict mode: a task. The compatible mode: the scan as a task, then
+    /// `drive` goes through the ids (task.rs `ALL_EACH`).
     #[wasm_bindgen(js_name = deleteAll)]
     pub fn delete_all(&self) -> u32 {
-        run(&self.store, |s| async move { s.delete_all().await })
+        if self.store.is_strict() {
+            return run(&self.store, |s| async move { s.delete_all().await });
+        }
+        let store = self.store.clone();
+        task::start(async move {
+            let ids = store.scoped_ids().await.map_err(into_js)?;
+            Ok(task::Outcome::Each(ids.into_iter().collect::<js_sys::Array>().into()))
+        })
+    }
+
+    /// deleteAll's decision for one scoped id's row (`row === undefined`
+    /// as the glue read it): 0 leave it, 1 delete it.
+    #[wasm_bindgen(js_name = allStep)]
+    pub fn all_step(&self, row_is_undefined: bool) -> u32 {
+        u32::from(!self.store.delete_all_skips(row_is_undefined))
+    }
+
+    /// deleteAll: `vault.deleteSecret(id)` failed with `e` after the row
+    /// went: the orphan marker (spreading `row`) and that id's error.
+    #[wasm_bindgen(js_name = deleteAllOrphaned)]
+    pub fn delete_all_orphaned(&self, id: JsValue, row: JsValue, e: JsValue) -> u32 {
+        let store = self.store.clone();
+        task::start(async move {
+            let a = Addressed::new(id);
+            Err(error::into_js(store.vault_delete_failed(&a, &row, crate::core::DeleteOp::DeleteAll, e).await))
+        })
+    }
+
+    /// deleteAll's errors, one per failed id, in order: its AggregateError.
+    #[wasm_bindgen(js_name = deleteAllFailed)]
+    pub fn delete_all_failed(errors: js_sys::Array) -> u32 {
+        let message = crate::core::StoreError::<JsValue>::DeleteAll(Vec::new()).message();
+        task::finish(None, Err(host::glue::aggregate_error(&errors, &JsValue::from_str(&message))))
     }
 }

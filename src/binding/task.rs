@@ -42,6 +42,8 @@ pub enum Outcome {
     Value(JsValue),
     Undefined,
     Bool(bool),
+    /// deleteAll's scoped ids, for `drive` to go through (`ALL_EACH`).
+    Each(JsValue),
 }
 
 impl From<JsValue> for Outcome {
@@ -123,6 +125,12 @@ pub const DEL_CALLS: u32 = 2;
 /// waits in `result`), each rejection put's.
 pub const PUT_GET: u32 = 3;
 pub const PUT_CALLS: u32 = 4;
+/// The compatible deleteAll after its scan: `FAST | ALL_EACH << 4`, the
+/// scoped ids in the glue's `result`; `drive` goes through them as the TS
+/// store does (each row, `allStep`, then the row and the bytes; a vault
+/// failure's marker and error from `deleteAllOrphaned`; every error kept
+/// for `deleteAllFailed`).
+pub const ALL_EACH: u32 = 5;
 
 /// How `resume` is called: a host call settled, or the task's waker fired.
 const FULFILLED: u32 = 0;
@@ -202,6 +210,10 @@ pub fn finish(i: Option<u32>, out: Result<Outcome, JsValue>) -> u32 {
         Ok(Outcome::Value(v)) => {
             glue::set_result(&v);
             DONE
+        }
+        Ok(Outcome::Each(ids)) => {
+            glue::set_result(&ids);
+            return report(FAST, ALL_EACH);
         }
         Err(e) => {
             glue::set_result(&e);

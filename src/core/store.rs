@@ -688,6 +688,13 @@ where
         }
     }
 
+    /// Whether deleteAll leaves a scoped id's row alone: the compatible
+    /// mode skips only `row === undefined` (`RowState::Missing` as
+    /// `Values::delete_state` reads it); strict mode any falsy row.
+    pub fn delete_all_skips(&self, row_is_undefined: bool) -> bool {
+        row_is_undefined
+    }
+
     /// One scoped id: its row, then commitDelete. The compatible mode skips
     /// only `row === undefined`, as the TypeScript store does; strict mode
     /// skips any falsy row.
@@ -695,7 +702,7 @@ where
         let a = self.readdress(id);
         let _turn = self.write_turn(&a).await;
         let row = self.kv.get(&a.id).await.host()?;
-        let skip = if self.strict { !self.v.is_truthy(&row) } else { self.v.is_undefined(&row) };
+        let skip = if self.strict { !self.v.is_truthy(&row) } else { self.delete_all_skips(self.v.is_undefined(&row)) };
         if skip {
             return Ok(());
         }
@@ -725,7 +732,7 @@ where
 
     /// The ids of this scope's entries: the KV key has our prefix and the
     /// row names our userId and projectId (defence in depth).
-    pub(super) async fn scoped_ids(&self) -> Result<Vec<V::Val>, V> {
+    pub async fn scoped_ids(&self) -> Result<Vec<V::Val>, V> {
         let Some(all) = self.listing().await? else { return Ok(Vec::new()) };
         Ok(self.v.scan_scope(&all, self.scope_vals(), false).host()?.into_iter().map(|(id, _)| id).collect())
     }
