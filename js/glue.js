@@ -1,7 +1,9 @@
 // Host-side helpers the Rust binding imports (src/binding). Each does one
 // JavaScript operation Rust cannot express with the exact JS semantics the
 // TypeScript store has: optional property reads that may run getters, object
-// spread, `new Date(x)`, and the error classes. No protocol decision here.
+// spread, `new Date(x)`, and the error classes. No protocol decision here:
+// `drive` (below) makes the host calls Rust names, in the order it names
+// them, and Rust decides what each answer means.
 
 // Property names, indexed like Rust's `Field::ALL` (then its host methods),
 // handed over once by Rust as one space-separated string so that a field
@@ -516,36 +518,41 @@ export function setResult(v) {
 }
 
 // One store operation as one async function, as the TypeScript store's
-// methods are. `code` is what the starting export returned: `slot << 4 |
-// state` (the states of src/binding/task.rs): 0/1 the operation finished
+// methods are. `code` is what Rust returned: `slot << 4 | state` (the states
+// of src/binding/task.rs). A Rust task's states: 0/1 the operation finished
 // (the result or the error waits in `result`); 2 it awaits what the host
 // returned, handed back with `resume`; 3 it waits for its waker; 4/5/6 it
 // finished with undefined, false or true; 10 it awaits a call whose value
-// it ignores (`step`). A rejection is always handed back with `resume`.
-// Each call back in continues the Rust side and returns the next code.
+// it ignores (handed back with `step`). A task's rejection is always handed
+// back with `resume`. Each call back in returns the next code.
 //
-// get, has and delete take a faster path with no slot (`read`, `remove`):
-// `drive` holds the id and makes the host calls Rust names, and Rust gets
-// numbers back, never the row: 11 `metadata.get(id)`, the row's state and
-// times (`readRow`) handed to `core.readStep`; 12 `vault.getSecret(id)`,
-// whose settlement is get's; 13 an expired row's cleanup gets the public
-// object, the key and the id (`core.readExpired`); 14 `core.readOther`:
-// for a key that is no string Rust builds the id (left in `result`, then
-// code 11 or 15), and a strict get or delete runs as a task; 15 the fast
-// delete, `code >>> 4` its step: 1
-// `metadata.get(id)`, its state (`deleteState`) handed to `deleteStep`; 2
-// `metadata.delete(id)` then `vault.deleteSecret(id)`, whose failure goes
-// to `core.deleteOrphaned` with the row; 3 the fast put (`write`,
-// compatible mode): `now` (from `result`), `metadata.get(id)`, then
-// `core.putStep` (a new key continues as a task); 4 an update: the row
-// Rust built (from `result`), `vault.setSecret(id, value)` then
-// `metadata.put(id, row)`. `core`, `kind` (0 get, 1 has, 2 delete, 3
-// put), `id`, `hosts` ([metadata, vault], as the store read them), `value`
-// and `options` are the fast path's. 5: the compatible deleteAll after
-// its scan (the ids in `result`): per id `metadata.get`, `core.allStep`,
-// `metadata.delete`, `vault.deleteSecret` (a failure's marker and error
-// from `core.deleteAllOrphaned`), each id's error kept for
-// `deleteAllFailed` (the AggregateError).
+// The fast paths (`read`, `remove`, `write`, and deleteAll after its scan)
+// hold no slot: `drive` holds the id and makes the host calls Rust names,
+// in Rust's order, and hands back numbers, never the row; a rejection is
+// the operation's, as the same value, unless Rust's code says otherwise.
+//   11 `metadata.get(id)`, then the row's state and times (`readRow`) to
+//      `core.readStep`;
+//   12 `vault.getSecret(id)`, whose settlement is get's;
+//   13 an expired row: the public object, the key and the id to
+//      `core.readExpired` (a task: `this.delete(key)`);
+//   14 `core.readOther` / `core.putOther`: a key that is no string (Rust
+//      builds the id and leaves it in `result`, then code 11 or 15), or a
+//      strict get, delete or put (a task);
+//   15 a step named by `code >>> 4`: 1 delete's `metadata.get(id)`, its state
+//      (`deleteState`) to `deleteStep`; 2 `metadata.delete(id)` then
+//      `vault.deleteSecret(id)`, whose failure goes with the row to
+//      `core.deleteOrphaned` (a task: the marker and the error); 3 put's
+//      `metadata.get(id)` (`now` from `result`, read before it), then
+//      `core.putStep`; 4 an update: `vault.setSecret(id, value)`, then
+//      `metadata.put(id, row)` with the row Rust built (from `result`); 5
+//      deleteAll's scoped ids (from `result`): per id `metadata.get`,
+//      `core.allStep`, `metadata.delete`, `vault.deleteSecret` (a failure's
+//      marker and error from `core.deleteAllOrphaned`), each id's error
+//      kept for `deleteAllFailed` (the AggregateError).
+// `store` (the StoreCore), `kind` (0 get, 1 has, 2 delete, 3 put), `id`,
+// `hosts` ([metadata, vault], as the store read them from the options),
+// `value` and `options` are the fast paths'; `self` and `key` the public
+// object and the key of get and has.
 //
 // (No typed array is read here: an earlier driver that read its state from
 // wasm memory was deoptimized mid-call when memory grew during `resume`,

@@ -242,8 +242,8 @@ where
 
     /// has (both modes) and the compatible get after step 1, as `read_row`
     /// directs. The wasm binding runs the same steps without futures
-    /// (src/binding/direct.rs): address, `metadata.get`, `read_row`, then what
-    /// it names.
+    /// (src/binding/mod.rs, `readKey` and `readStep`): address,
+    /// `metadata.get`, `read_state`, then what it names.
     async fn read(
         &self,
         read: Read,
@@ -562,7 +562,7 @@ where
     /// spreading the whole existing row so the bytes stay discoverable.
     /// (The wasm binding makes the compatible mode's two calls itself, in
     /// this order, then hands a vault failure to `vault_delete_failed`:
-    /// src/binding/direct.rs.)
+    /// src/binding/mod.rs, `deleteStep` and `deleteOrphaned`.)
     async fn commit_delete(&self, a: &Addressed<V::Val>, row: &V::Val, op: DeleteOp) -> Result<(), V> {
         if self.strict {
             return self.commit_delete_pending_first(a, row, op).await;
