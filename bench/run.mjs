@@ -44,8 +44,16 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..");
 const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
+// `--ops a,b` / `--backends x,y`: only those operations (ids of OPS) and
+// backends (ids of BACKENDS), section 1–2 only, printed and not written.
+const listArg = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3).split(",");
+const ONLY_OPS = listArg("ops");
+const ONLY_BACKENDS = listArg("backends");
+const PARTIAL = ONLY_OPS !== undefined || ONLY_BACKENDS !== undefined;
 if (argv.includes("--help") || argv.includes("-h")) {
-  console.log("usage: node bench/run.mjs [--quick] [--build]\n  --quick  short run (few rounds; for checking the script)\n  --build  run scripts/build.sh first even if pkg/ exists");
+  console.log(
+    "usage: node bench/run.mjs [--quick] [--build] [--ops=a,b] [--backends=x,y]\n  --quick     short run (few rounds; for checking the script)\n  --build     run scripts/build.sh first even if pkg/ exists\n  --ops=…     only these operations (putNew, putUpdate, get, has, delete, listMetadata, deleteAll)\n  --backends=… only these backends (rawMap, inMemoryKv, ioLike); with either, section 1–2 only, nothing written",
+  );
   process.exit(0);
 }
 
@@ -617,13 +625,13 @@ async function sanity(contenders) {
 
 async function perOpSection() {
   const out = [];
-  for (const b of BACKENDS) {
+  for (const b of BACKENDS.filter((b) => ONLY_BACKENDS === undefined || ONLY_BACKENDS.includes(b.id))) {
     const contenders = [contender("oracle", "oracle", b.make()), contender("ours", "ours", b.make()), contender("oracle copy", "oracleCopy", b.make())];
     if (b.floor) contenders.push(contender("floor", "floor", b.make()));
     for (const c of contenders) await seedBase(c.backend);
     await sanity(contenders);
     const ops = [];
-    for (const op of OPS) {
+    for (const op of OPS.filter((o) => ONLY_OPS === undefined || ONLY_OPS.includes(o.id))) {
       const started = performance.now();
       const { n, us } = await compare(op, contenders, CFG);
       const [oracle, ours, copy, floor] = us;
@@ -1063,6 +1071,17 @@ const t0 = performance.now();
 const mach = machine();
 progress(`${QUICK ? "quick" : "full"} run on ${mach.cpu}, ${mach.cores} cores, Node ${mach.node}, load ${mach.loadavg.join(" ")}`);
 const perOp = await perOpSection();
+if (PARTIAL) {
+  for (const b of perOp) {
+    console.log(`${b.label}`);
+    for (const o of b.ops) {
+      console.log(
+        `  ${o.label.padEnd(26)} oracle ${fmtUs(o.oracle.median)} µs  ours ${fmtUs(o.ours.median)} µs  ratio ${fmtRatio(o.ratio.median)} (${fmtRatio(o.ratio.p25)}–${fmtRatio(o.ratio.p75)})  Δ ${fmtSigned(o.diffUs.median / o.rows)} µs${o.rows > 1 ? "/row" : ""}  A/A ${fmtRatio(o.aa.median)}`,
+      );
+    }
+  }
+  process.exit(0);
+}
 const scale = await scaleSection();
 progress("size and start-up");
 const size = sizeSection();

@@ -1,7 +1,9 @@
 // Host-side helpers the Rust binding imports (src/binding). Each does one
 // JavaScript operation Rust cannot express with the exact JS semantics the
 // TypeScript store has: optional property reads that may run getters, object
-// spread, `new Date(x)`, and the error classes. No protocol decision here.
+// spread, `new Date(x)`, and the error classes. No protocol decision here:
+// `drive` (below) makes the host calls Rust names, in the order it names
+// them, and Rust decides what each answer means.
 
 // Property names, indexed like Rust's `Field::ALL` (then its host methods),
 // handed over once by Rust as one space-separated string so that a field
@@ -47,10 +49,45 @@ export function field(v, i) {
   }
 }
 
-// Object layouts (lists of property names), registered once each by Rust.
+// Object layouts (lists of property names), registered once each by Rust,
+// and for the row layouts the store writes most (SPEC §3's row, pending or
+// as an orphan marker) an object literal with those names in that order:
+// the same object as the fill below makes, built faster (and, as the TS
+// store's literals, defining the properties rather than assigning them).
 const layouts = [];
+const literals = [];
+const ROW = "userId projectId key label provider createdAt updatedAt expiresAt";
+const rowLiterals = {
+  [ROW]: (a, b, c, d, e, f, g, h) => ({ userId: a, projectId: b, key: c, label: d, provider: e, createdAt: f, updatedAt: g, expiresAt: h }),
+  [`${ROW} pending`]: (a, b, c, d, e, f, g, h, i) => ({
+    userId: a,
+    projectId: b,
+    key: c,
+    label: d,
+    provider: e,
+    createdAt: f,
+    updatedAt: g,
+    expiresAt: h,
+    pending: i,
+  }),
+  [`${ROW} pending orphanedAt orphanReason`]: (a, b, c, d, e, f, g, h, i, j, k) => ({
+    userId: a,
+    projectId: b,
+    key: c,
+    label: d,
+    provider: e,
+    createdAt: f,
+    updatedAt: g,
+    expiresAt: h,
+    pending: i,
+    orphanedAt: j,
+    orphanReason: k,
+  }),
+};
 export function addLayout(fields) {
-  layouts.push(Array.from(fields, (i) => names[i]));
+  const list = Array.from(fields, (i) => names[i]);
+  layouts.push(list);
+  literals.push(Object.hasOwn(rowLiterals, list.join(" ")) ? rowLiterals[list.join(" ")] : undefined);
   return layouts.length - 1;
 }
 
@@ -76,6 +113,8 @@ export function fill(o, id, a, b, c, d, e, f, g, h, i, j, k, l, m) {
   return o;
 }
 export function object(id, a, b, c, d, e, f, g, h, i, j, k, l, m) {
+  const literal = literals[id];
+  if (literal !== undefined) return literal(a, b, c, d, e, f, g, h, i, j, k);
   return fill({}, id, a, b, c, d, e, f, g, h, i, j, k, l, m);
 }
 // `{ ...v, ...props }` — runs v's getters.
@@ -168,9 +207,10 @@ export function messageAround(before, key, after) {
 // `key` where Rust reads it (length, then ASCII bytes; length 0 for text
 // that cannot be a key: empty, over 128 units or not ASCII; the grammar
 // itself is Rust's). For a string, returns the id `p + key` (the common
-// path: no allocation in wasm, no TextEncoder); for any other value, returns
-// undefined and Rust builds the id with `template` once the text passes. A
-// ToString that throws (a Symbol) raises its error.
+// path: no allocation in wasm, no TextEncoder); for any other value, marks
+// it as no string (the byte after the text area) and Rust builds the id
+// with `template` once the text passes. A ToString that throws (a Symbol)
+// raises its error.
 export function keyAndId(p, key) {
   let text = key;
   if (typeof key !== "string") {
@@ -193,7 +233,11 @@ export function keyAndId(p, key) {
     bytes[keyTextAt + 1 + i] = c;
   }
   bytes[keyTextAt] = len;
-  return typeof key === "string" ? p + key : undefined;
+  if (typeof key === "string") {
+    bytes[keyTextAt + 129] = 0;
+    return p + key;
+  }
+  bytes[keyTextAt + 129] = 1;
 }
 // `${a}${b}` — ToString of each; a Symbol throws.
 export function template(a, b) {
@@ -485,22 +529,186 @@ export function setResult(v) {
 }
 
 // One store operation as one async function, as the TypeScript store's
-// methods are. `code` is what the starting export returned: `slot << 3 |
-// state`, where state 0/1 means the operation finished (the result or the
-// error waits in `result`), 2 that it awaits what the host returned, 3 that
-// it waits for its waker, and 4/5/6 that it finished with undefined, false
-// or true. `resume` (StoreCore.resume) continues the Rust
-// task with what the pause awaited and returns the next code. (No typed
-// array is read here: an earlier driver that read its state from wasm
-// memory was deoptimized mid-call when memory grew during `resume`, and
-// Node 20's V8 aborted: "unreachable code" in the deoptimizer.)
-export function makeDriver(resume) {
+// methods are. `code` is what Rust returned: `slot << 4 | state` (the states
+// of src/binding/task.rs). A Rust task's states: 0/1 the operation finished
+// (the result or the error waits in `result`); 2 it awaits what the host
+// returned, handed back with `resume`; 3 it waits for its waker; 4/5/6 it
+// finished with undefined, false or true; 10 it awaits a call whose value
+// it ignores (handed back with `step`). A task's rejection is always handed
+// back with `resume`. Each call back in returns the next code.
+//
+// The fast paths (`read`, `remove`, `write`, and deleteAll after its scan)
+// hold no slot: `drive` holds the id and makes the host calls Rust names,
+// in Rust's order, and hands back numbers, never the row; a rejection is
+// the operation's, as the same value, unless Rust's code says otherwise.
+//   11 `metadata.get(id)`, then the row's state and times (`readRow`) to
+//      `core.readStep`;
+//   12 `vault.getSecret(id)`, whose settlement is get's;
+//   13 an expired row: the public object, the key and the id to
+//      `core.readExpired` (a task: `this.delete(key)`);
+//   14 `core.readOther` / `core.putOther`: a key that is no string (Rust
+//      builds the id and leaves it in `result`, then code 11 or 15), or a
+//      strict get, delete or put (a task);
+//   15 a step named by `code >>> 4`: 1 delete's `metadata.get(id)`, its state
+//      (`deleteState`) to `deleteStep`; 2 `metadata.delete(id)` then
+//      `vault.deleteSecret(id)`, whose failure goes with the row to
+//      `core.deleteOrphaned` (a task: the marker and the error); 3 put's
+//      `metadata.get(id)` (`now` from `result`, read before it), then
+//      `core.putStep`; 4 an update: `vault.setSecret(id, value)`, then
+//      `metadata.put(id, row)` with the row Rust built (from `result`); 5
+//      deleteAll's scoped ids (from `result`): per id `metadata.get`,
+//      `core.allStep`, `metadata.delete`, `vault.deleteSecret` (a failure's
+//      marker and error from `core.deleteAllOrphaned`), each id's error
+//      kept for `deleteAllFailed` (the AggregateError).
+// `store` (the StoreCore), `kind` (0 get, 1 has, 2 delete, 3 put), `id`,
+// `hosts` ([metadata, vault], as the store read them from the options),
+// `value` and `options` are the fast paths'; `self` and `key` the public
+// object and the key of get and has.
+//
+// (No typed array is read here: an earlier driver that read its state from
+// wasm memory was deoptimized mid-call when memory grew during `resume`,
+// and Node 20's V8 aborted: "unreachable code" in the deoptimizer.)
+export function makeDriver(core) {
+  const { resume, step, deleteStep, deleteAllFailed } = core;
+  const GET = names.indexOf("get");
+  const DELETE = names.indexOf("delete");
+  const GET_SECRET = names.indexOf("getSecret");
+  const DELETE_SECRET = names.indexOf("deleteSecret");
+  const PUT = names.indexOf("put");
+  const SET_SECRET = names.indexOf("setSecret");
   // `inflight` counts the operation from its admission to its end.
-  async function drive(code, deadline) {
+  async function drive(code, deadline, self, key, id, store, kind, hosts, value, options) {
+    let row; // the fast delete's row, for an orphan marker
     try {
       for (;;) {
-        const slot = code >>> 3;
-        switch (code & 7) {
+        const slot = code >>> 4;
+        switch (code & 15) {
+          case 11: {
+            if (callHost(hosts[0], GET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
+            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+            awaited = undefined;
+            const found = await pending;
+            code = store.readStep(kind, readRow(found), rowAt, rowNow);
+            break;
+          }
+          case 12: {
+            if (callHost(hosts[1], GET_SECRET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
+            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+            awaited = undefined;
+            return await pending;
+          }
+          case 13:
+            code = store.readExpired(kind, self, key, id);
+            break;
+          case 14: {
+            if (kind === 3) {
+              code = store.putOther(key, value, options, id);
+              break;
+            }
+            code = store.readOther(kind, key, id);
+            const next = code & 15;
+            if (next === 11 || next === 15) {
+              // Rust built the id (a key that is no string).
+              id = result;
+              result = undefined;
+            }
+            break;
+          }
+          case 15: {
+            if (slot === 3) {
+              // The fast put: `now`, then the existing row.
+              const now = result;
+              result = undefined;
+              if (callHost(hosts[0], GET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
+              const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+              awaited = undefined;
+              const existing = await pending;
+              code = store.putStep(key, value, options, now, existing, id);
+              break;
+            }
+            if (slot === 4) {
+              // An update: the value, then the row.
+              const next = result;
+              result = undefined;
+              if (callHost(hosts[1], SET_SECRET, CALL_REQUIRED | 2, id, value) !== 0) throw takeThrown();
+              let pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+              awaited = undefined;
+              await pending;
+              if (callHost(hosts[0], PUT, CALL_REQUIRED | 2, id, next) !== 0) throw takeThrown();
+              pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+              awaited = undefined;
+              await pending;
+              return undefined;
+            }
+            if (slot === 5) {
+              // deleteAll: each scoped id as the TS store goes through them.
+              const ids = result;
+              result = undefined;
+              const errors = [];
+              for (let n = 0; n < ids.length; n++) {
+                const each = ids[n];
+                try {
+                  if (callHost(hosts[0], GET, CALL_REQUIRED | 1, each) !== 0) throw takeThrown();
+                  let pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+                  awaited = undefined;
+                  const found = await pending;
+                  if (store.allStep(found === undefined) === 0) continue;
+                  if (callHost(hosts[0], DELETE, CALL_REQUIRED | 1, each) !== 0) throw takeThrown();
+                  pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+                  awaited = undefined;
+                  await pending;
+                  let failed;
+                  if (callHost(hosts[1], DELETE_SECRET, CALL_REQUIRED | 1, each) !== 0) {
+                    failed = takeThrown();
+                  } else {
+                    pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+                    awaited = undefined;
+                    try {
+                      await pending;
+                      continue;
+                    } catch (e) {
+                      failed = e;
+                    }
+                  }
+                  // The marker and the error: a task of its own, counted as one.
+                  inflight++;
+                  await drive(store.deleteAllOrphaned(each, found, failed), deadline);
+                } catch (e) {
+                  errors.push(e);
+                }
+              }
+              if (errors.length === 0) return undefined;
+              code = deleteAllFailed(errors);
+              break;
+            }
+            if (slot === 1) {
+              if (callHost(hosts[0], GET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
+              const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+              awaited = undefined;
+              row = await pending;
+              code = deleteStep(deleteState(row));
+              break;
+            }
+            if (callHost(hosts[0], DELETE, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
+            let pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+            awaited = undefined;
+            await pending;
+            let failed;
+            if (callHost(hosts[1], DELETE_SECRET, CALL_REQUIRED | 1, id) !== 0) {
+              failed = takeThrown();
+            } else {
+              pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+              awaited = undefined;
+              try {
+                await pending;
+                return true;
+              } catch (e) {
+                failed = e;
+              }
+            }
+            code = store.deleteOrphaned(id, row, failed);
+            break;
+          }
           case 0: {
             const v = result;
             result = undefined;
@@ -511,39 +719,79 @@ export function makeDriver(resume) {
             result = undefined;
             throw e;
           }
-          case 2: {
-            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-            awaited = undefined;
-            let how = 0;
-            let v;
-            try {
-              v = await pending;
-            } catch (e) {
-              v = e;
-              how = 1;
-            }
-            code = resume(slot, how, v);
-            break;
-          }
+          case 4:
+            return undefined;
+          case 5:
+            return false;
+          case 6:
+            return true;
           case 3: {
             await wakeupOf(slot).promise;
             wakeups[slot] = undefined;
             code = resume(slot, 2, undefined);
             break;
           }
-          case 4:
-            return undefined;
-          case 5:
-            return false;
-          default:
-            return true;
+          default: {
+            // 2, 10: a task's host call to await.
+            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+            awaited = undefined;
+            let v;
+            try {
+              v = await pending;
+            } catch (e) {
+              code = resume(slot, 1, e);
+              break;
+            }
+            code = (code & 15) === 2 ? resume(slot, 0, v) : step(slot);
+            break;
+          }
         }
       }
     } finally {
       inflight--;
     }
   }
-  return { drive, admit, admitStore, busyError };
+  // get (kind 0) or has (kind 1) of `key` on `store` (a StoreCore): the
+  // key's text and id first (SPEC §2's ToString, once), then Rust's test.
+  function read(store, kind, key, self, prefix, hosts, deadline) {
+    const id = keyAndId(prefix, key);
+    const code = id === undefined ? 14 : store.readKey(kind);
+    return drive(code, deadline, self, key, id, store, kind, hosts);
+  }
+  // delete(key) on `store`, the same way (kind 2).
+  function remove(store, key, prefix, hosts, deadline) {
+    const id = keyAndId(prefix, key);
+    const code = id === undefined ? 14 : store.deleteKey();
+    return drive(code, deadline, undefined, key, id, store, 2, hosts);
+  }
+  // put(key, value, options) on `store`, the same way (kind 3).
+  function write(store, key, value, options, prefix, hosts, deadline) {
+    const id = keyAndId(prefix, key);
+    const code = id === undefined ? 14 : store.putKey();
+    return drive(code, deadline, undefined, key, id, store, 3, hosts, value, options);
+  }
+  return { drive, read, remove, write, admit, admitStore, busyError };
+}
+
+// get/has's reads of the row `metadata.get` returned, as the TS store
+// makes them: `!row`, `row.pending === true`, `row.expiresAt !==
+// undefined`, then `+new Date(row.expiresAt)` and `+new Date()` (left in
+// `rowAt`, `rowNow`). 0 missing, 1 pending, 2 committed, 3 committed with
+// an expiry; 4: a getter or Date threw, the value waits in takeThrown().
+let rowAt = 0;
+let rowNow = 0;
+function readRow(row) {
+  try {
+    if (!row) return 0;
+    if (row.pending === true) return 1;
+    if (row.expiresAt === undefined) return 2;
+    rowAt = +new Date(row.expiresAt);
+    rowNow = +new Date();
+    return 3;
+  } catch (e) {
+    thrown = e;
+    return 4;
+  }
 }
 
 // Strict mode: a version token for a fresh vault id, unique across
@@ -678,6 +926,11 @@ export function scanScope(all, prefix, userId, projectId, rows) {
   } catch (e) {
     raise(e);
   }
+}
+
+// list[i] of an array made here (iterate, scanScope).
+export function at(list, i) {
+  return list[i];
 }
 
 // list.map(x => x[name])

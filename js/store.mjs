@@ -25,6 +25,9 @@ export function defineServerCredentialStore(StoreCore) {
   // admitted rejects with a BUSY error. Made with the first store: in a
   // browser the wasm is instantiated (init) after this module loads.
   let drive;
+  let read;
+  let remove;
+  let write;
   let admit;
   let admitStore;
   let busy;
@@ -34,36 +37,44 @@ export function defineServerCredentialStore(StoreCore) {
     // `{ ms, signal }` when options set `timeoutMs` or `signal`: every host
     // call of this store's operations is awaited against it (glue.js).
     #deadline;
+    // `userId/projectId/` and [metadata, vault] as the core read them once
+    // (for get and has, whose host calls `drive` makes).
+    #prefix;
+    #hosts;
 
     constructor(options) {
       if (drive === undefined) {
-        ({ drive, admit, admitStore, busyError: busy } = StoreCore.driver(StoreCore.resume));
+        ({ drive, read, remove, write, admit, admitStore, busyError: busy } = StoreCore.driver(StoreCore));
       }
       if (!admitStore()) throw busy();
-      this.#core = new StoreCore(options);
+      const core = new StoreCore(options);
+      this.#core = core;
+      this.#prefix = core.prefix();
+      this.#hosts = core.hosts();
       this.#deadline = deadlineOf(options);
     }
 
-    // `this` goes along: on an expired row get/has call this.delete(key),
-    // and keys calls this.listMetadata(), as the TypeScript store does.
+    // `this` and `key` go along to the driver: on an expired row get/has
+    // call this.delete(key), and keys calls this.listMetadata(), as the
+    // TypeScript store does.
     get(key) {
       if (!admit()) return refused();
-      return drive(this.#core.get(key, this), this.#deadline);
+      return read(this.#core, 0, key, this, this.#prefix, this.#hosts, this.#deadline);
     }
 
     put(key, value, options) {
       if (!admit()) return refused();
-      return drive(this.#core.put(key, value, options), this.#deadline);
+      return write(this.#core, key, value, options, this.#prefix, this.#hosts, this.#deadline);
     }
 
     delete(key) {
       if (!admit()) return refused();
-      return drive(this.#core.delete(key), this.#deadline);
+      return remove(this.#core, key, this.#prefix, this.#hosts, this.#deadline);
     }
 
     has(key) {
       if (!admit()) return refused();
-      return drive(this.#core.has(key, this), this.#deadline);
+      return read(this.#core, 1, key, this, this.#prefix, this.#hosts, this.#deadline);
     }
 
     // As the TypeScript store writes it: through this.listMetadata() (an
@@ -74,7 +85,7 @@ export function defineServerCredentialStore(StoreCore) {
 
     deleteAll() {
       if (!admit()) return refused();
-      return drive(this.#core.deleteAll(), this.#deadline);
+      return drive(this.#core.deleteAll(), this.#deadline, undefined, undefined, undefined, this.#core, 4, this.#hosts);
     }
 
     listMetadata() {

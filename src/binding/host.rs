@@ -30,7 +30,7 @@ pub mod glue {
         #[wasm_bindgen(js_name = busyError)]
         pub fn busy_error() -> JsValue;
         #[wasm_bindgen(js_name = field)]
-        pub fn field_guarded(v: &JsValue, index: u32) -> JsValue;
+        pub fn field_guarded(v: &JsValue, index: i32) -> JsValue;
         #[wasm_bindgen(js_name = addLayout)]
         pub fn add_layout(fields: &[u8]) -> u32;
         #[wasm_bindgen(js_name = expiresAtIso)]
@@ -64,20 +64,22 @@ pub mod glue {
         #[wasm_bindgen(js_name = callStartsWith)]
         pub fn call_starts_with(s: &JsValue, prefix: &JsValue) -> u32;
         #[wasm_bindgen(js_name = member)]
-        pub fn member_guarded(v: &JsValue, index: u32) -> JsValue;
+        pub fn member_guarded(v: &JsValue, index: i32) -> JsValue;
         #[wasm_bindgen(js_name = iterate)]
         pub fn iterate_guarded(v: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = versionToken)]
         pub fn version_token() -> String;
         #[wasm_bindgen(js_name = metadataSlot)]
         pub fn metadata_slot(metadata: &JsValue) -> u32;
+        /// `list[i]` of an array the glue made.
+        pub fn at(list: &JsValue, i: i32) -> JsValue;
 
         // Batched reads (see the Values defaults in core/host.rs).
         #[wasm_bindgen(js_name = carriedFields)]
         pub fn carried_fields(options: &JsValue, existing: &JsValue) -> u32;
-        pub fn carried(index: u32) -> JsValue;
+        pub fn carried(index: i32) -> JsValue;
         #[wasm_bindgen(js_name = rowState)]
-        pub fn row_state(row: &JsValue, read_expiry: bool) -> u32;
+        pub fn row_state(row: &JsValue, read_expiry: i32) -> u32;
         #[wasm_bindgen(js_name = deleteState)]
         pub fn delete_state(row: &JsValue) -> u32;
         #[wasm_bindgen(js_name = listInfos)]
@@ -88,20 +90,20 @@ pub mod glue {
             prefix: &JsValue,
             user_id: &JsValue,
             project_id: &JsValue,
-            rows: bool,
+            rows: i32,
         ) -> JsValue;
 
         // The executor's side of host calls (see task.rs).
         #[wasm_bindgen(js_name = callHost)]
-        pub fn call_host(target: &JsValue, method: u32, flags: u32, a: &JsValue, b: &JsValue, c: &JsValue) -> u32;
+        pub fn call_host(target: &JsValue, method: i32, flags: i32, a: &JsValue, b: &JsValue, c: &JsValue) -> u32;
         #[wasm_bindgen(js_name = wakeSlot)]
-        pub fn wake_slot(slot: u32);
+        pub fn wake_slot(slot: i32);
         #[wasm_bindgen(js_name = takeThrown)]
         pub fn take_thrown() -> JsValue;
         #[wasm_bindgen(js_name = setResult)]
         pub fn set_result(v: &JsValue);
         #[wasm_bindgen(js_name = makeDriver)]
-        pub fn make_driver(resume: &JsValue) -> JsValue;
+        pub fn make_driver(core: &JsValue) -> JsValue;
     }
 
     // Objects from registered property layouts (`with_layout`): up to
@@ -110,10 +112,10 @@ pub mod glue {
     #[rustfmt::skip]
     #[wasm_bindgen(module = "/js/glue.js")]
     extern "C" {
-        pub fn fill(o: &JsValue, layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue);
-        pub fn object(layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
+        pub fn fill(o: &JsValue, layout: i32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue);
+        pub fn object(layout: i32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
         #[wasm_bindgen(js_name = spreadWith)]
-        pub fn spread_with_guarded(v: &JsValue, layout: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
+        pub fn spread_with_guarded(v: &JsValue, layout: i32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue, f: &JsValue, g: &JsValue, h: &JsValue, i: &JsValue, j: &JsValue, k: &JsValue, l: &JsValue, m: &JsValue) -> JsValue;
     }
 
     /// Raised by the glue (`raise` in glue.js) when a guarded helper threw;
@@ -132,7 +134,7 @@ pub mod glue {
 
     /// `v?.[name]`; a getter may throw.
     pub fn field(v: &JsValue, index: u32) -> Result<JsValue, JsValue> {
-        guarded(field_guarded(v, index))
+        guarded(field_guarded(v, index as i32))
     }
 }
 
@@ -215,12 +217,34 @@ pub fn init_glue() {
 }
 
 /// Where the glue's `keyAndId` leaves a key's text (its ToString): its
-/// length (0 when the text cannot be a key), then that many ASCII bytes.
-struct KeyText(core::cell::UnsafeCell<[u8; 1 + MAX_KEY_TEXT]>);
+/// length (0 when the text cannot be a key), then that many ASCII bytes;
+/// at `KEY_NOT_STRING`, 1 when the key is not a string (no id was built).
+struct KeyText(core::cell::UnsafeCell<[u8; 2 + MAX_KEY_TEXT]>);
 // SAFETY: wasm32 without threads; only read right after the glue wrote it.
 unsafe impl Sync for KeyText {}
 const MAX_KEY_TEXT: usize = 128;
-static KEY_TEXT: KeyText = KeyText(core::cell::UnsafeCell::new([0; 1 + MAX_KEY_TEXT]));
+const KEY_NOT_STRING: usize = 1 + MAX_KEY_TEXT;
+static KEY_TEXT: KeyText = KeyText(core::cell::UnsafeCell::new([0; 2 + MAX_KEY_TEXT]));
+
+/// What the glue's `keyAndId` returned when it already ran for the key the
+/// next `key_id` addresses (see `written_key`).
+static WRITTEN: Local<Cell<Option<JsValue>>> = Local::new(Cell::new(None));
+
+/// The glue ran `keyAndId` for the next key addressed (its text and status
+/// are in place) and returned `id`: the next `key_id` takes them instead of
+/// calling it again (ToString runs once, as in the TS store's test).
+pub fn written_key(id: JsValue) {
+    WRITTEN.with(|w| w.set(Some(id)));
+}
+
+/// Whether the text `keyAndId` left (for a string key: it never throws) is
+/// a key: SPEC §2's test.
+pub fn written_text_is_key(is_key: impl Fn(&[u8]) -> bool) -> bool {
+    // SAFETY: the glue wrote it just before this crossing; nothing else ran.
+    let buf = unsafe { &*KEY_TEXT.0.get() };
+    let len = usize::from(buf[0]).min(MAX_KEY_TEXT);
+    is_key(&buf[1..1 + len])
+}
 
 /// Where the glue's `expiryAndNow` leaves its two times (ms since the epoch).
 struct Times(core::cell::UnsafeCell<[f64; 2]>);
@@ -277,7 +301,7 @@ fn with_layout<'a>(
     let o = first(id, &v);
     for chunk in chunks {
         let (id, v) = pack(chunk);
-        glue::fill(&o, id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]);
+        glue::fill(&o, id as i32, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]);
     }
     o
 }
@@ -320,13 +344,19 @@ enum HostCall {
 }
 
 fn host_call(target: &JsValue, method: Method, args: Args<'_>, need: Need) -> HostCall {
+    host_call_of(target, method, args, need, false)
+}
+
+/// `host_call`; `void`: the store ignores the value the call fulfils with,
+/// so `drive` hands back only that it fulfilled (no value enters wasm).
+fn host_call_of(target: &JsValue, method: Method, args: Args<'_>, need: Need, void: bool) -> HostCall {
     let Some(slot) = task::current() else {
         let message = JsValue::from_str("ServerCredentialStore: host call outside an operation");
         return HostCall::Settled(Some(Err(glue::type_error(&message))));
     };
     match start_call(target, method, args, need) {
         Ok(()) => {
-            task::begin_await(slot);
+            task::begin_await(slot, void);
             HostCall::Awaiting(slot)
         }
         Err(None) => HostCall::Settled(None),
@@ -347,19 +377,11 @@ fn start_call(target: &JsValue, method: Method, args: Args<'_>, need: Need) -> R
         Args::Three(a, b, c) => (3, a, b, c),
     };
     let flags = if need == Need::Required { argc | CALL_REQUIRED } else { argc };
-    match glue::call_host(target, method.index(), flags, a, b, c) {
+    match glue::call_host(target, method.index() as i32, flags as i32, a, b, c) {
         AWAITING => Ok(()),
         NOT_A_FUNCTION => Err(None),
         _ => Err(Some(glue::take_thrown())),
     }
-}
-
-/// `start_call` of a method the protocol requires, for a read run without
-/// futures (direct.rs): the error is what `Required` would settle with.
-fn start_required(target: &JsValue, object: &'static str, method: Method, arg: &JsValue) -> Result<(), JsValue> {
-    start_call(target, method, Args::One(arg), Need::Required).map_err(|thrown| {
-        thrown.unwrap_or_else(|| into_js(StoreError::MissingMethod { object, method: method.name() }))
-    })
 }
 
 impl Future for HostCall {
@@ -402,6 +424,11 @@ fn call<T>(
     map: fn(JsValue) -> T,
 ) -> Required<T> {
     Required { call: host_call(target, method, args, Need::Required), object, method, map }
+}
+
+/// `call` of a method whose fulfilment value the store ignores.
+fn call_void(target: &JsValue, object: &'static str, method: Method, args: Args<'_>) -> Required<()> {
+    Required { call: host_call_of(target, method, args, Need::Required, true), object, method, map: nothing }
 }
 
 impl<T> Future for Required<T> {
@@ -485,11 +512,11 @@ impl Values for JsValues {
         }
     }
     fn member(&self, v: &JsValue, name: Field) -> Result<JsValue, JsValue> {
-        glue::guarded(glue::member_guarded(v, name as u32))
+        glue::guarded(glue::member_guarded(v, name as i32))
     }
     fn iterate(&self, v: &JsValue) -> Result<Vec<JsValue>, JsValue> {
         let items = glue::guarded(glue::iterate_guarded(v))?;
-        Ok(items.unchecked_into::<Array>().iter().collect())
+        Ok(items_of(&items))
     }
     /// One crossing: the glue copies a key's text into `KEY_TEXT` (no
     /// allocation or text decoding) and, for a string key, returns
@@ -500,7 +527,11 @@ impl Values for JsValues {
         key: &JsValue,
         is_key: &dyn Fn(&[u8]) -> bool,
     ) -> Result<Option<JsValue>, JsValue> {
-        let id = glue::guarded(glue::key_and_id_guarded(prefix, key))?;
+        let id = match WRITTEN.with(|w| w.take()) {
+            // The glue's `read` ran keyAndId for this key already.
+            Some(id) => glue::guarded(id)?,
+            None => glue::guarded(glue::key_and_id_guarded(prefix, key))?,
+        };
         // SAFETY: the glue wrote it just now; nothing else runs in between.
         let buf = unsafe { &*KEY_TEXT.0.get() };
         // Text that cannot be a key arrives as "" (length 0), which fails too.
@@ -508,7 +539,7 @@ impl Values for JsValues {
         if !is_key(&buf[1..1 + len]) {
             return Ok(None);
         }
-        if id.is_undefined() {
+        if buf[KEY_NOT_STRING] != 0 {
             return self.template(prefix, key).map(Some);
         }
         Ok(Some(id))
@@ -521,13 +552,13 @@ impl Values for JsValues {
     }
     fn object(&self, props: &[(Field, &JsValue)]) -> JsValue {
         with_layout(props, |id, v| {
-            glue::object(id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
+            glue::object(id as i32, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
         })
     }
     fn spread(&self, row: &JsValue, props: &[(Field, &JsValue)]) -> Result<JsValue, JsValue> {
         glue::guarded(with_layout(props, |id, v| {
             glue::spread_with_guarded(
-                row, id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12],
+                row, id as i32, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12],
             )
         }))
     }
@@ -560,13 +591,7 @@ impl Values for JsValues {
     }
 
     fn row_state(&self, row: &JsValue, read_expiry: bool) -> Result<RowState, JsValue> {
-        match glue::row_state(row, read_expiry) {
-            0 => Ok(RowState::Missing),
-            1 => Ok(RowState::Pending),
-            2 => Ok(RowState::Committed { expires: false }),
-            3 => Ok(RowState::Committed { expires: true }),
-            _ => Err(glue::take_thrown()),
-        }
+        row_state_of(glue::row_state(row, read_expiry as i32))
     }
 
     fn delete_state(&self, row: &JsValue) -> Result<RowState, JsValue> {
@@ -596,14 +621,14 @@ impl Values for JsValues {
         [prefix, user_id, project_id]: [&JsValue; 3],
         rows: bool,
     ) -> Result<Vec<(JsValue, JsValue)>, JsValue> {
-        let flat = glue::guarded(glue::scan_scope_guarded(all, prefix, user_id, project_id, rows))?;
+        let flat = glue::guarded(glue::scan_scope_guarded(all, prefix, user_id, project_id, rows as i32))?;
         let flat = flat.unchecked_into::<Array>();
         // Each entry is held while the operation goes through them, and
         // reconcile reports each: room for them all, or BUSY.
         if !glue::reserve(flat.length().saturating_mul(2)) {
             return Err(glue::busy_error());
         }
-        let flat: Vec<JsValue> = flat.iter().collect();
+        let flat = items_of(&flat);
         Ok(if rows {
             flat.chunks_exact(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect()
         } else {
@@ -612,23 +637,35 @@ impl Values for JsValues {
     }
 }
 
+/// What the glue's `rowState` (or `readRow`) answered: 4 means a getter or
+/// Date threw, and the value waits in `takeThrown()`.
+pub fn row_state_of(n: u32) -> Result<RowState, JsValue> {
+    match n {
+        0 => Ok(RowState::Missing),
+        1 => Ok(RowState::Pending),
+        2 => Ok(RowState::Committed { expires: false }),
+        3 => Ok(RowState::Committed { expires: true }),
+        _ => Err(glue::take_thrown()),
+    }
+}
+
+/// The elements of an array the glue made (one crossing each).
+fn items_of(list: &JsValue) -> Vec<JsValue> {
+    let n = list.unchecked_ref::<Array>().length();
+    (0..n).map(|i| glue::at(list, i as i32)).collect()
+}
+
 /// The caller's metadata KV object.
 pub struct JsKv(JsValue);
 
-/// The `start_*` methods make a call now for an operation run without
-/// futures (direct.rs): `Ok` when its result waits for `drive`, else what
-/// the call failed with (as the async path would settle).
 impl JsKv {
     pub fn new(obj: JsValue) -> Self {
         JsKv(obj)
     }
 
-    pub fn start_get(&self, id: &JsValue) -> Result<(), JsValue> {
-        start_required(&self.0, "metadata", Method::Get, id)
-    }
-
-    pub fn start_delete(&self, id: &JsValue) -> Result<(), JsValue> {
-        start_required(&self.0, "metadata", Method::Delete, id)
+    /// The object itself (the glue's fast reads call it).
+    pub fn object(&self) -> &JsValue {
+        &self.0
     }
 }
 
@@ -637,10 +674,10 @@ impl MetadataKv<JsValues> for JsKv {
         call(&self.0, "metadata", Method::Get, Args::One(id), value)
     }
     fn put(&self, id: &JsValue, row: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
-        call(&self.0, "metadata", Method::Put, Args::Two(id, row), nothing)
+        call_void(&self.0, "metadata", Method::Put, Args::Two(id, row))
     }
     fn delete(&self, id: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
-        call(&self.0, "metadata", Method::Delete, Args::One(id), nothing)
+        call_void(&self.0, "metadata", Method::Delete, Args::One(id))
     }
     fn get_all(&self) -> impl Future<Output = Result<JsValue, JsValue>> {
         call(&self.0, "metadata", Method::GetAll, Args::None, value)
@@ -666,24 +703,21 @@ impl JsVault {
         JsVault(obj)
     }
 
-    pub fn start_get_secret(&self, id: &JsValue) -> Result<(), JsValue> {
-        start_required(&self.0, "vault", Method::GetSecret, id)
-    }
-
-    pub fn start_delete_secret(&self, id: &JsValue) -> Result<(), JsValue> {
-        start_required(&self.0, "vault", Method::DeleteSecret, id)
+    /// The object itself (the glue's fast reads call it).
+    pub fn object(&self) -> &JsValue {
+        &self.0
     }
 }
 
 impl SecretVault<JsValues> for JsVault {
     fn set_secret(&self, id: &JsValue, secret: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
-        call(&self.0, "vault", Method::SetSecret, Args::Two(id, secret), nothing)
+        call_void(&self.0, "vault", Method::SetSecret, Args::Two(id, secret))
     }
     fn get_secret(&self, id: &JsValue) -> impl Future<Output = Result<JsValue, JsValue>> {
         call(&self.0, "vault", Method::GetSecret, Args::One(id), value)
     }
     fn delete_secret(&self, id: &JsValue) -> impl Future<Output = Result<(), JsValue>> {
-        call(&self.0, "vault", Method::DeleteSecret, Args::One(id), nothing)
+        call_void(&self.0, "vault", Method::DeleteSecret, Args::One(id))
     }
     fn list_ids(&self, prefix: &JsValue) -> impl Future<Output = Option<Result<JsValue, JsValue>>> {
         host_call(&self.0, Method::ListIds, Args::One(prefix), Need::Optional)

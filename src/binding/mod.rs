@@ -3,7 +3,6 @@
 //! are made and awaited lives in `host`, in one place, so it can be made
 //! cheaper without touching the protocol.
 
-mod direct;
 mod error;
 mod host;
 mod task;
@@ -14,7 +13,7 @@ use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
-use crate::core::{Field, KeyLocks, Read, Store, Values};
+use crate::core::{is_safe_bytes, Addressed, Clock, Field, KeyLocks, NoFacade, PutNext, Read, ReadNext, Store, Values};
 use error::into_js;
 use host::{JsClock, JsFacade, JsKv, JsValues, JsVault};
 
@@ -72,6 +71,23 @@ fn shared_locks(metadata: &JsValue) -> Rc<KeyLocks> {
     })
 }
 
+/// What an absent credential reads as: get → undefined, has → false.
+fn absent(read: Read) -> task::Outcome {
+    match read {
+        Read::Get => task::Outcome::Undefined,
+        Read::Has => task::Outcome::Bool(false),
+    }
+}
+
+/// The glue's read kinds: 0 get, 1 has.
+fn read_of(read: u32) -> Read {
+    if read == 0 {
+        Read::Get
+    } else {
+        Read::Has
+    }
+}
+
 /// Starts one store operation; the glue's `drive` turns it into the
 /// method's promise. Errors leave as JS errors.
 fn run<T, F>(store: &Rc<JsStore>, op: impl FnOnce(Rc<JsStore>) -> F + 'static) -> u32
@@ -103,10 +119,12 @@ impl StoreCore {
     }
 
     /// The `drive` function of this module instance (glue.js): each public
-    /// method is `drive(core.method(...))`. `resume` is `StoreCore.resume`.
-    pub fn driver(resume: JsValue) -> JsValue {
+    /// method is `drive(core.method(...))`. `core` is this class (the
+    /// driver calls back in through its `resume` and `step`, and the fast
+    /// path's `readStep`, `deleteStep` and the methods named there).
+    pub fn driver(core: JsValue) -> JsValue {
         host::init_glue();
-        host::glue::make_driver(&resume)
+        host::glue::make_driver(&core)
     }
 
     /// `drive`'s way back into an operation (see task.rs).
@@ -114,30 +132,185 @@ impl StoreCore {
         task::resume(slot, how, value)
     }
 
-    /// `this` is the public object, for `this.delete(key)` on an expired row.
-    /// A strict get runs as a task; other reads run without futures (direct.rs).
-    pub fn get(&self, key: JsValue, this: JsValue) -> u32 {
-        if self.store.is_strict() {
-            return run(&self.store, |s| async move { s.get_strict(&key, &JsFacade(this)).await });
-        }
-        direct::read(&self.store, Read::Get, key, this)
+    /// `drive`'s way back into a task whose host call fulfilled with a
+    /// value it ignores (task.rs `AWAITING_VOID`).
+    pub fn step(slot: u32) -> u32 {
+        task::step(slot)
     }
 
-    pub fn has(&self, key: JsValue, this: JsValue) -> u32 {
-        direct::read(&self.store, Read::Has, key, this)
+    /// `userId/projectId/`, and the metadata and vault objects as the store
+    /// read them from the options (for the glue's fast reads).
+    pub fn prefix(&self) -> JsValue {
+        self.store.prefix().clone()
+    }
+
+    pub fn hosts(&self) -> js_sys::Array {
+        js_sys::Array::of2(self.store.kv().object(), self.store.vault().object())
+    }
+
+    /// The fast get (`read` 0) or has (`read` 1) of a string key whose text
+    /// the glue's `keyAndId` has just written: SPEC §2's test, then what
+    /// `drive` does next (task.rs `CALL_ROW`), or the slower path for a
+    /// strict get (`FALLBACK`). No state stays in wasm: `drive` holds the id.
+    #[wasm_bindgen(js_name = readKey)]
+    pub fn read_key(&self, read: u32) -> u32 {
+        let read = read_of(read);
+        if read == Read::Get && self.store.is_strict() {
+            return task::report(task::FALLBACK, 0);
+        }
+        if !host::written_text_is_key(is_safe_bytes) {
+            return task::finish(None, Ok(absent(read)));
+        }
+        task::report(task::CALL_ROW, 0)
+    }
+
+    /// The fast read's row, as the glue's `readRow` read it (`state`,
+    /// times): what `Store::read_state` makes of it.
+    #[wasm_bindgen(js_name = readStep)]
+    pub fn read_step(&self, read: u32, state: u32, at: f64, now: f64) -> u32 {
+        let read = read_of(read);
+        let next = host::row_state_of(state)
+            .map_err(|e| error::into_js(crate::core::StoreError::Host(e)))
+            .and_then(|state| self.store.read_state(read, state, || Ok((at, now))).map_err(error::into_js));
+        match next {
+            Err(e) => task::finish(None, Err(e)),
+            Ok(ReadNext::Absent) => task::finish(None, Ok(absent(read))),
+            Ok(ReadNext::Present) => task::finish(None, Ok(task::Outcome::Bool(true))),
+            Ok(ReadNext::Secret) => task::report(task::CALL_SECRET, 0),
+            Ok(ReadNext::DropExpired) => task::report(task::EXPIRED, 0),
+        }
+    }
+
+    /// The fast read found the row expired: `this.delete(key)` (strict
+    /// mode: its own re-check in the key's turn), then absent.
+    #[wasm_bindgen(js_name = readExpired)]
+    pub fn read_expired(&self, read: u32, this: JsValue, key: JsValue, id: JsValue) -> u32 {
+        let read = read_of(read);
+        let store = self.store.clone();
+        task::start(async move {
+            store.drop_expired(&key, &Addressed::new(id), &JsFacade(this)).await;
+            Ok(absent(read))
+        })
+    }
+
+    /// The fast path's slower case (`kind`: 0 get, 1 has, 2 delete): `id`
+    /// is what the glue's `keyAndId` returned for `key` (undefined unless a
+    /// string), its text and status already written. A strict get or
+    /// delete runs as a task; otherwise the id is built here (a key that is
+    /// no string: `${prefix}${key}`, as the TS store builds it) and handed
+    /// back in the glue's `result` for the fast path to go on with.
+    #[wasm_bindgen(js_name = readOther)]
+    pub fn read_other(&self, kind: u32, key: JsValue, id: JsValue) -> u32 {
+        host::written_key(id);
+        if self.store.is_strict() && kind != 1 {
+            if kind == 0 {
+                // Strict mode's expiry cleanup is its own (no `this.delete`).
+                return run(&self.store, |s| async move { s.get_strict(&key, &NoFacade).await });
+            }
+            return run(&self.store, |s| async move { s.delete(&key).await });
+        }
+        let absent = if kind == 2 { task::Outcome::Bool(false) } else { absent(read_of(kind)) };
+        match self.store.address(&key) {
+            Err(e) => task::finish(None, Err(into_js(e))),
+            Ok(None) => task::finish(None, Ok(absent)),
+            Ok(Some(a)) => {
+                host::glue::set_result(a.id());
+                if kind == 2 {
+                    task::report(task::FAST, task::DEL_GET)
+                } else {
+                    task::report(task::CALL_ROW, 0)
+                }
+            }
+        }
+    }
+
+    /// The fast delete of a string key whose text the glue's `keyAndId`
+    /// has just written (compatible mode; strict mode takes the slower
+    /// path, `FALLBACK`): SPEC §2's test, then `metadata.get(id)` (task.rs
+    /// `FAST | DEL_GET`).
+    #[wasm_bindgen(js_name = deleteKey)]
+    pub fn delete_key(&self) -> u32 {
+        if self.store.is_strict() {
+            return task::report(task::FALLBACK, 0);
+        }
+        if !host::written_text_is_key(is_safe_bytes) {
+            return task::finish(None, Ok(task::Outcome::Bool(false)));
+        }
+        task::report(task::FAST, task::DEL_GET)
+    }
+
+    /// The fast delete's row, as the glue's `deleteState` read it: only a
+    /// committed row is deleted (`Store::deletes_state`), metadata first,
+    /// then the vault (`FAST | DEL_CALLS`).
+    #[wasm_bindgen(js_name = deleteStep)]
+    pub fn delete_step(state: u32) -> u32 {
+        match host::row_state_of(state) {
+            Err(e) => task::finish(None, Err(error::into_js(crate::core::StoreError::Host(e)))),
+            Ok(state) if JsStore::deletes_state(state) => task::report(task::FAST, task::DEL_CALLS),
+            Ok(_) => task::finish(None, Ok(task::Outcome::Bool(false))),
+        }
+    }
+
+    /// The fast delete's `vault.deleteSecret(id)` failed with `e` after the
+    /// row went: the orphan marker (spreading `row`) and delete's error.
+    #[wasm_bindgen(js_name = deleteOrphaned)]
+    pub fn delete_orphaned(&self, id: JsValue, row: JsValue, e: JsValue) -> u32 {
+        let store = self.store.clone();
+        task::start(async move {
+            let a = Addressed::new(id);
+            Err(error::into_js(store.vault_delete_failed(&a, &row, crate::core::DeleteOp::Delete, e, &row).await))
+        })
     }
 
     pub fn put(&self, key: JsValue, value: JsValue, options: JsValue) -> u32 {
         run(&self.store, |s| async move { s.put(&key, &value, &options).await })
     }
 
-    /// A strict delete runs as a task (write turns, pending first); a
-    /// compatible one without futures (direct.rs).
-    pub fn delete(&self, key: JsValue) -> u32 {
+    /// The fast put of a string key whose text the glue's `keyAndId` has
+    /// just written (compatible mode; strict mode takes `put`): SPEC §2's
+    /// test (an invalid key rejects), then `now` (left in the glue's
+    /// `result`) and `metadata.get(id)` (task.rs `FAST | PUT_GET`).
+    #[wasm_bindgen(js_name = putKey)]
+    pub fn put_key(&self) -> u32 {
         if self.store.is_strict() {
-            return run(&self.store, |s| async move { s.delete(&key).await });
+            return task::report(task::FALLBACK, 0);
         }
-        direct::delete(&self.store, key)
+        if !host::written_text_is_key(is_safe_bytes) {
+            return task::finish(None, Err(into_js(crate::core::StoreError::InvalidKey)));
+        }
+        match self.store.clock().now_iso() {
+            Ok(now) => {
+                host::glue::set_result(&now);
+                task::report(task::FAST, task::PUT_GET)
+            }
+            Err(e) => task::finish(None, Err(into_js(crate::core::StoreError::Host(e)))),
+        }
+    }
+
+    /// The fast put's existing row: an update's row goes back in the glue's
+    /// `result` for `drive` to write after the value (`FAST | PUT_CALLS`);
+    /// a new key continues as a task (pending row, vault, commit).
+    #[wasm_bindgen(js_name = putStep)]
+    pub fn put_step(&self, key: JsValue, value: JsValue, options: JsValue, now: JsValue, existing: JsValue, id: JsValue) -> u32 {
+        match self.store.put_next(&key, &existing, &options, now) {
+            Err(e) => task::finish(None, Err(into_js(crate::core::StoreError::Host(e)))),
+            Ok(PutNext::Update(row)) => {
+                host::glue::set_result(&row);
+                task::report(task::FAST, task::PUT_CALLS)
+            }
+            Ok(PutNext::New(base)) => run(&self.store, move |s| async move {
+                s.put_created(&Addressed::new(id), &value, &base).await
+            }),
+        }
+    }
+
+    /// A put that is not the fast one (a key that is no string, strict
+    /// mode): `id` is what the glue's `keyAndId` returned for `key`, its
+    /// text and status already written.
+    #[wasm_bindgen(js_name = putOther)]
+    pub fn put_other(&self, key: JsValue, value: JsValue, options: JsValue, id: JsValue) -> u32 {
+        host::written_key(id);
+        self.put(key, value, options)
     }
 
     #[wasm_bindgen(js_name = listMetadata)]
@@ -156,8 +329,42 @@ impl StoreCore {
         run(&self.store, |s| async move { s.reconcile(&options).await })
     }
 
+    /// Strict mode: a task. The compatible mode: the scan as a task, then
+    /// `drive` goes through the ids (task.rs `ALL_EACH`).
     #[wasm_bindgen(js_name = deleteAll)]
     pub fn delete_all(&self) -> u32 {
-        run(&self.store, |s| async move { s.delete_all().await })
+        if self.store.is_strict() {
+            return run(&self.store, |s| async move { s.delete_all().await });
+        }
+        let store = self.store.clone();
+        task::start(async move {
+            let ids = store.scoped_ids().await.map_err(into_js)?;
+            Ok(task::Outcome::Each(ids.into_iter().collect::<js_sys::Array>().into()))
+        })
+    }
+
+    /// deleteAll's decision for one scoped id's row (`row === undefined`
+    /// as the glue read it): 0 leave it, 1 delete it.
+    #[wasm_bindgen(js_name = allStep)]
+    pub fn all_step(&self, row_is_undefined: bool) -> u32 {
+        u32::from(!self.store.delete_all_skips(row_is_undefined))
+    }
+
+    /// deleteAll: `vault.deleteSecret(id)` failed with `e` after the row
+    /// went: the orphan marker (spreading `row`) and that id's error.
+    #[wasm_bindgen(js_name = deleteAllOrphaned)]
+    pub fn delete_all_orphaned(&self, id: JsValue, row: JsValue, e: JsValue) -> u32 {
+        let store = self.store.clone();
+        task::start(async move {
+            let a = Addressed::new(id);
+            Err(error::into_js(store.vault_delete_failed(&a, &row, crate::core::DeleteOp::DeleteAll, e, &row).await))
+        })
+    }
+
+    /// deleteAll's errors, one per failed id, in order: its AggregateError.
+    #[wasm_bindgen(js_name = deleteAllFailed)]
+    pub fn delete_all_failed(errors: js_sys::Array) -> u32 {
+        let message = crate::core::StoreError::<JsValue>::DeleteAll(Vec::new()).message();
+        task::finish(None, Err(host::glue::aggregate_error(&errors, &JsValue::from_str(&message))))
     }
 }

@@ -31,7 +31,6 @@ use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use wasm_bindgen::prelude::*;
 
-use super::direct::{self, DirectOp};
 use super::host::glue;
 use super::Local;
 
@@ -43,6 +42,8 @@ pub enum Outcome {
     Value(JsValue),
     Undefined,
     Bool(bool),
+    /// deleteAll's scoped ids, for `drive` to go through (`ALL_EACH`).
+    Each(JsValue),
 }
 
 impl From<JsValue> for Outcome {
@@ -63,22 +64,16 @@ impl From<()> for Outcome {
     }
 }
 
-/// What a slot holds between crossings: a task (a future), or a get, has
-/// or delete run without futures (direct.rs). Both boxed: a slot's work
-/// moves in and out at every crossing, and a pointer moves cheaply.
-enum Work {
-    Task(Op),
-    Direct(Box<DirectOp>),
-}
-
 #[derive(Default)]
 struct Slot {
-    /// `None` while its work runs, or when the slot is free.
-    work: Option<Work>,
+    /// `None` while its task is polled, or when the slot is free.
+    work: Option<Op>,
     /// The settled result of the host call the task awaits.
     inbox: Option<Result<JsValue, JsValue>>,
     /// A host call is outstanding: only then may a settlement be delivered.
     awaiting: bool,
+    /// The task ignores the outstanding call's value (`AWAITING_VOID`).
+    void: bool,
     in_use: bool,
 }
 
@@ -89,11 +84,14 @@ static FREE: Local<RefCell<Vec<u32>>> = Local::new(RefCell::new(Vec::new()));
 /// The slot of the task being polled right now.
 static CURRENT: Local<Cell<u32>> = Local::new(Cell::new(NO_TASK));
 
-/// What an export tells `drive` (glue.js): `slot << 3 | state`, a plain
+/// What an export tells `drive` (glue.js): `slot << 4 | state`, a plain
 /// number. `DONE`/`FAILED`: the result or error waits in the glue
-/// (`setResult`); `AWAITING`: the host's result waits there; `WAITING`:
-/// for the slot's waker; `DONE_UNDEFINED`/`DONE_FALSE`/`DONE_TRUE`: the
-/// result is that value.
+/// (`setResult`); `AWAITING`: the host's result waits there, to be handed
+/// back with `resume`; `WAITING`: for the slot's waker;
+/// `DONE_UNDEFINED`/`DONE_FALSE`/`DONE_TRUE`: the result is that value;
+/// `AWAITING_VOID`: the task ignores the value of the call it awaits, so
+/// `drive` hands back only that it fulfilled, with `step` (a rejection
+/// still comes with `resume`).
 const DONE: u32 = 0;
 const FAILED: u32 = 1;
 const AWAITING: u32 = 2;
@@ -101,14 +99,46 @@ const WAITING: u32 = 3;
 const DONE_UNDEFINED: u32 = 4;
 const DONE_FALSE: u32 = 5;
 const DONE_TRUE: u32 = 6;
+const AWAITING_VOID: u32 = 10;
+/// The fast get, has and delete (glue.js `read` and `remove`; no slot,
+/// `drive` holds the id and makes the host calls Rust names): `CALL_ROW`:
+/// `metadata.get(id)`, the row's state and times handed back with
+/// `readStep`; `CALL_SECRET`: `vault.getSecret(id)`, whose settlement is
+/// get's; `EXPIRED`: the public object, the key and the id handed to an
+/// expired row's cleanup (`readExpired`); `FALLBACK`: the slower path
+/// (`readOther`: a key that is no string, a strict get or delete);
+/// `FAST | DEL_GET << 4`: `metadata.get(id)`, its state handed back with
+/// `deleteStep`; `FAST | DEL_CALLS << 4`: `metadata.delete(id)` then
+/// `vault.deleteSecret(id)` (a rejection of the first is delete's, of the
+/// second goes to `deleteOrphaned` with the row).
+pub const CALL_ROW: u32 = 11;
+pub const CALL_SECRET: u32 = 12;
+pub const EXPIRED: u32 = 13;
+pub const FALLBACK: u32 = 14;
+pub const FAST: u32 = 15;
+pub const DEL_GET: u32 = 1;
+pub const DEL_CALLS: u32 = 2;
+/// The fast put (compatible mode, no slot): `FAST | PUT_GET << 4`:
+/// `metadata.get(id)` (`now`, read before it, waits in the glue's
+/// `result`), then `putStep`; `FAST | PUT_CALLS << 4`: an update:
+/// `vault.setSecret(id, value)` then `metadata.put(id, row)` (the row
+/// waits in `result`), each rejection put's.
+pub const PUT_GET: u32 = 3;
+pub const PUT_CALLS: u32 = 4;
+/// The compatible deleteAll after its scan: `FAST | ALL_EACH << 4`, the
+/// scoped ids in the glue's `result`; `drive` goes through them as the TS
+/// store does (each row, `allStep`, then the row and the bytes; a vault
+/// failure's marker and error from `deleteAllOrphaned`; every error kept
+/// for `deleteAllFailed`).
+pub const ALL_EACH: u32 = 5;
 
 /// How `resume` is called: a host call settled, or the task's waker fired.
 const FULFILLED: u32 = 0;
 const REJECTED: u32 = 1;
 const POLL: u32 = 2;
 
-fn report(state: u32, slot: u32) -> u32 {
-    slot << 3 | state
+pub fn report(state: u32, slot: u32) -> u32 {
+    slot << 4 | state
 }
 
 /// A waker naming its slot; waking lets the slot's `drive` poll again.
@@ -118,7 +148,7 @@ fn slot_waker(slot: u32) -> Waker {
         RawWaker::new(slot, &VTABLE)
     }
     fn wake_slot(slot: *const ()) {
-        glue::wake_slot(slot as usize as u32);
+        glue::wake_slot(slot as usize as i32);
     }
     const VTABLE: RawWakerVTable = RawWakerVTable::new(raw, wake_slot, wake_slot, |_| {});
     // SAFETY: no vtable function dereferences the data; it is only an index,
@@ -152,13 +182,17 @@ fn poll(i: u32, mut op: Op) -> u32 {
     match result {
         Poll::Ready(out) => finish(Some(i), out),
         Poll::Pending => {
-            let awaiting = SLOTS.with(|s| {
+            let state = SLOTS.with(|s| {
                 let mut slots = s.borrow_mut();
                 let slot = &mut slots[i as usize];
-                slot.work = Some(Work::Task(op));
-                slot.awaiting
+                slot.work = Some(op);
+                match (slot.awaiting, slot.void) {
+                    (true, true) => AWAITING_VOID,
+                    (true, false) => AWAITING,
+                    _ => WAITING,
+                }
             });
-            report(if awaiting { AWAITING } else { WAITING }, i)
+            report(state, i)
         }
     }
 }
@@ -177,6 +211,10 @@ pub fn finish(i: Option<u32>, out: Result<Outcome, JsValue>) -> u32 {
             glue::set_result(&v);
             DONE
         }
+        Ok(Outcome::Each(ids)) => {
+            glue::set_result(&ids);
+            return report(FAST, ALL_EACH);
+        }
         Err(e) => {
             glue::set_result(&e);
             FAILED
@@ -185,16 +223,29 @@ pub fn finish(i: Option<u32>, out: Result<Outcome, JsValue>) -> u32 {
     report(state, i.unwrap_or(0))
 }
 
-/// A direct operation's host call is under way: it waits in slot `i` (a new
-/// slot when `None`) for `drive` to hand the settlement back.
-pub fn park(i: Option<u32>, op: Box<DirectOp>) -> u32 {
-    let i = i.unwrap_or_else(alloc);
-    SLOTS.with(|s| {
-        let slot = &mut s.borrow_mut()[i as usize];
-        slot.work = Some(Work::Direct(op));
-        slot.awaiting = true;
+fn no_operation() -> u32 {
+    finish(
+        None,
+        Err(glue::type_error(&JsValue::from_str("ServerCredentialStore: no operation to resume in this slot"))),
+    )
+}
+
+/// `drive`'s way back into a task whose host call fulfilled with a value
+/// it ignores (`AWAITING_VOID`): its inbox gets `undefined`.
+pub fn step(i: u32) -> u32 {
+    let op = SLOTS.with(|s| {
+        let mut slots = s.borrow_mut();
+        let slot = slots.get_mut(i as usize).filter(|s| s.in_use && s.awaiting && s.void)?;
+        let op = slot.work.take()?;
+        slot.awaiting = false;
+        slot.void = false;
+        slot.inbox = Some(Ok(JsValue::UNDEFINED));
+        Some(op)
     });
-    report(AWAITING, i)
+    match op {
+        Some(op) => poll(i, op),
+        None => no_operation(),
+    }
 }
 
 /// Starts an operation now; `drive` takes it from there.
@@ -216,23 +267,22 @@ pub fn resume(i: u32, how: u32, value: JsValue) -> u32 {
         let mut slots = s.borrow_mut();
         let slot = slots.get_mut(i as usize).filter(|s| s.in_use)?;
         match (how, slot.awaiting) {
-            (FULFILLED | REJECTED, true) => slot.awaiting = false,
+            (FULFILLED | REJECTED, true) => {
+                slot.awaiting = false;
+                slot.void = false;
+            }
             (POLL, false) => {}
             _ => return None,
         }
         let work = slot.work.take();
-        if let Some(Work::Task(_)) = work {
+        if work.is_some() {
             slot.inbox = settled.take();
         }
         work
     });
-    match (work, settled) {
-        (Some(Work::Task(op)), _) => poll(i, op),
-        (Some(Work::Direct(op)), Some(settled)) => direct::resume(i, op, settled),
-        _ => finish(
-            None,
-            Err(glue::type_error(&JsValue::from_str("ServerCredentialStore: no operation to resume in this slot"))),
-        ),
+    match work {
+        Some(op) => poll(i, op),
+        None => no_operation(),
     }
 }
 
@@ -242,9 +292,14 @@ pub fn current() -> Option<u32> {
     Some(CURRENT.with(Cell::get)).filter(|&i| i != NO_TASK)
 }
 
-/// Marks the running task as awaiting the host call it just started.
-pub fn begin_await(i: u32) {
-    SLOTS.with(|s| s.borrow_mut()[i as usize].awaiting = true);
+/// Marks the running task as awaiting the host call it just started
+/// (`void`: whose value it ignores).
+pub fn begin_await(i: u32, void: bool) {
+    SLOTS.with(|s| {
+        let slot = &mut s.borrow_mut()[i as usize];
+        slot.awaiting = true;
+        slot.void = void;
+    });
 }
 
 /// The settled value of slot `i`'s host call, once `resume` delivered it.

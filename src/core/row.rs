@@ -228,7 +228,12 @@ pub enum RowState {
 /// not undefined. An unparseable date is NaN, and NaN <= now is false.
 pub fn is_expired<V: Values, C: Clock<V>>(v: &V, clock: &C, row: &V::Val) -> Result<bool, V::Err> {
     let (at, now) = clock.expiry_and_now(v, row)?;
-    Ok(at <= now)
+    Ok(expired(at, now))
+}
+
+/// `new Date(row.expiresAt) <= new Date()` from the two times (NaN: not expired).
+pub fn expired(at: f64, now: f64) -> bool {
+    at <= now
 }
 
 /// The orphan-marker properties spread over a row: `pending: true, orphanedAt, orphanReason`.

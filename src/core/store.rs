@@ -55,6 +55,12 @@ pub enum ReadNext {
     Absent,
 }
 
+/// What `put_next` found: an update's row, or a new key's base row.
+pub enum PutNext<T> {
+    Update(T),
+    New(BaseRow<T>),
+}
+
 /// How a read ended (for the async path).
 enum ReadEnd<T> {
     Secret(T),
@@ -71,7 +77,8 @@ pub struct Addressed<T> {
 }
 
 impl<T> Addressed<T> {
-    pub(super) fn new(id: T) -> Self {
+    /// An id a binding addressed itself (`Store::address`'s key test passed).
+    pub fn new(id: T) -> Self {
         Addressed { id, text: OnceCell::new() }
     }
 
@@ -140,6 +147,11 @@ where
         &self.scope
     }
 
+    /// `userId/projectId/` as the host value every id starts with.
+    pub fn prefix(&self) -> &V::Val {
+        &self.prefix
+    }
+
     pub fn is_strict(&self) -> bool {
         self.strict
     }
@@ -152,6 +164,10 @@ where
 
     pub fn vault(&self) -> &S {
         &self.vault
+    }
+
+    pub fn clock(&self) -> &C {
+        &self.clock
     }
 
     /// Step 1 of get/has/put/delete: the id of `key`; `None` for a key that
@@ -217,8 +233,8 @@ where
 
     /// has (both modes) and the compatible get after step 1, as `read_row`
     /// directs. The wasm binding runs the same steps without futures
-    /// (src/binding/direct.rs): address, `metadata.get`, `read_row`, then what
-    /// it names.
+    /// (src/binding/mod.rs, `readKey` and `readStep`): address,
+    /// `metadata.get`, `read_state`, then what it names.
     async fn read(
         &self,
         read: Read,
@@ -241,9 +257,25 @@ where
     /// get/has steps 2–3: what the row `metadata.get` returned means. Only a
     /// committed row counts; an expired one is to be dropped (`drop_expired`).
     pub fn read_row(&self, read: Read, row: &V::Val) -> Result<ReadNext, V> {
-        let RowState::Committed { expires } = self.v.row_state(row, true).host()? else { return Ok(ReadNext::Absent) };
-        if expires && row::is_expired(&self.v, &self.clock, row).host()? {
-            return Ok(ReadNext::DropExpired);
+        let state = self.v.row_state(row, true).host()?;
+        self.read_state(read, state, || self.clock.expiry_and_now(&self.v, row))
+    }
+
+    /// `read_row` from the row's state and, for a row with `expiresAt`,
+    /// `times()`: `(+new Date(row.expiresAt), +new Date())`, read right
+    /// after the state (a binding may read all of it at once).
+    pub fn read_state(
+        &self,
+        read: Read,
+        state: RowState,
+        times: impl FnOnce() -> HostRes<(f64, f64), V>,
+    ) -> Result<ReadNext, V> {
+        let RowState::Committed { expires } = state else { return Ok(ReadNext::Absent) };
+        if expires {
+            let (at, now) = times().host()?;
+            if row::expired(at, now) {
+                return Ok(ReadNext::DropExpired);
+            }
         }
         Ok(match read {
             Read::Get => ReadNext::Secret,
@@ -336,6 +368,20 @@ where
         } else {
             self.put_update(&a, value, &base).await
         }
+    }
+
+    /// put after step 2 in the compatible mode, for a binding that made
+    /// the `metadata.get` itself (`now` read before it): an update's row
+    /// (the binding then writes the vault and the row, step 5), or a new
+    /// key's base row for `put_created`.
+    pub fn put_next(&self, key: &V::Val, existing: &V::Val, options: &V::Val, now: V::Val) -> HostRes<PutNext<V::Val>, V> {
+        let base = self.base_row(key, existing, options, now)?;
+        Ok(if self.v.is_undefined(existing) { PutNext::New(base) } else { PutNext::Update(self.row(&base, &[])) })
+    }
+
+    /// `put_next`'s new key: step 4.
+    pub async fn put_created(&self, a: &Addressed<V::Val>, value: &V::Val, base: &BaseRow<V::Val>) -> Result<(), V> {
+        self.put_new(a, value, base).await
     }
 
     /// Step 3: label/provider from options or carried over, createdAt kept,
@@ -440,14 +486,19 @@ where
     /// put in flight, or an orphan marker for reconcile). Rows are read as
     /// SPEC §3 says delete reads them (`Values::delete_state`).
     pub fn deletes(&self, row: &V::Val) -> Result<bool, V> {
-        Ok(matches!(self.v.delete_state(row).host()?, RowState::Committed { .. }))
+        Ok(Self::deletes_state(self.v.delete_state(row).host()?))
+    }
+
+    /// `deletes` from the row's state as `Values::delete_state` reads it.
+    pub fn deletes_state(state: RowState) -> bool {
+        matches!(state, RowState::Committed { .. })
     }
 
     /// Metadata first, then the vault; a vault failure leaves a marker
     /// spreading the whole existing row so the bytes stay discoverable.
     /// (The wasm binding makes the compatible mode's two calls itself, in
     /// this order, then hands a vault failure to `vault_delete_failed`:
-    /// src/binding/direct.rs.)
+    /// src/binding/mod.rs, `deleteStep` and `deleteOrphaned`.)
     async fn commit_delete(&self, a: &Addressed<V::Val>, row: &V::Val, op: DeleteOp) -> Result<(), V> {
         self.kv.delete(&a.id).await.host()?;
         let Err(e) = self.delete_vault_bytes(a, row).await else { return Ok(()) };
@@ -542,6 +593,14 @@ where
         }
     }
 
+    /// Whether the compatible deleteAll leaves a scoped id's row alone: only
+    /// `row === undefined` (`RowState::Missing` as `Values::delete_state`
+    /// reads it), as the TypeScript store does. (Strict mode skips any falsy
+    /// row: `delete_strict`.)
+    pub fn delete_all_skips(&self, row_is_undefined: bool) -> bool {
+        row_is_undefined
+    }
+
     /// One scoped id: its row, then commitDelete. The compatible mode skips
     /// only `row === undefined`, as the TypeScript store does; strict mode
     /// skips any falsy row.
@@ -552,7 +611,7 @@ where
             return self.delete_strict(&a, present, DeleteOp::DeleteAll).await.map(|_| ());
         }
         let row = self.kv.get(&a.id).await.host()?;
-        if self.v.is_undefined(&row) {
+        if self.delete_all_skips(self.v.is_undefined(&row)) {
             return Ok(());
         }
         self.commit_delete(&a, &row, DeleteOp::DeleteAll).await
@@ -581,7 +640,7 @@ where
 
     /// The ids of this scope's entries: the KV key has our prefix and the
     /// row names our userId and projectId (defence in depth).
-    pub(super) async fn scoped_ids(&self) -> Result<Vec<V::Val>, V> {
+    pub async fn scoped_ids(&self) -> Result<Vec<V::Val>, V> {
         let Some(all) = self.listing().await? else { return Ok(Vec::new()) };
         Ok(self.v.scan_scope(&all, self.scope_vals(), false).host()?.into_iter().map(|(id, _)| id).collect())
     }
