@@ -5,7 +5,8 @@
 // of host call failing at random (before, after, never answering), while this
 // coordinator terminates random connections (pg_terminate_backend), pauses
 // workers (SIGSTOP … SIGCONT) and kills them (SIGKILL; a new incarnation
-// takes the dead one's place). Afterwards, with no writer left:
+// takes the dead one's place) and, in strict mode, runs reconcile() with
+// stale thresholds down to 0 while they write. Afterwards, with no writer left:
 //
 //   1. the whole recorded history of each key must be linearizable as a
 //      register (linearizability.mjs), ending in the value a fresh store reads;
@@ -111,7 +112,7 @@ export function inspect({ rows, ids }, clean) {
 /** Reads each worker incarnation's history file into operations per key and counters. */
 export function readHistories(files) {
   const byKey = new Map();
-  const counters = { calls: 0, callsByMethod: {}, faults: 0, faultsByKind: {}, ops: 0, failed: 0, cut: 0, byCode: {}, opsByKind: {} };
+  const counters = { calls: 0, callsByMethod: {}, faults: 0, faultsByKind: {}, ops: 0, failed: 0, cut: 0, widened: 0, unattributed: 0, byCode: {}, opsByKind: {} };
   for (const { file, deathAt } of files) {
     const lines = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n") : [];
     const open = new Map();
@@ -167,7 +168,9 @@ export function readHistories(files) {
         counters.cut += 1;
       }
       if (op.act === "put" || op.act === "delete") {
-        for (const l of late) if (l.start >= op.start && l.start <= op.end && l.end > op.end) op.end = l.end;
+        const end = op.end;
+        for (const l of late) if (l.start >= op.start && l.start <= end && l.end > op.end) op.end = l.end;
+        if (op.end > end) counters.widened += 1;
       }
       counters.ops += 1;
       counters.opsByKind[op.act] = (counters.opsByKind[op.act] ?? 0) + 1;
@@ -176,6 +179,7 @@ export function readHistories(files) {
     }
     if (lastStats) {
       counters.calls += lastStats.calls;
+      counters.unattributed += lastStats.unattributed ?? 0;
       for (const [m, n] of Object.entries(lastStats.byMethod)) counters.callsByMethod[m] = (counters.callsByMethod[m] ?? 0) + n;
     }
   }
@@ -236,10 +240,15 @@ async function waitGone(admin, w) {
   throw new Error(`${name}: connections still open 10 s after SIGKILL`);
 }
 
-/** The coordinator's faults until the deadline: terminations, pauses, kills. */
-async function chaos(ctx, admin, slots) {
+/**
+ * The coordinator's faults until the deadline: terminations, pauses, kills;
+ * in strict mode also reconcile() while the workers write (`reconciler`, a
+ * store of its own), with thresholds from 0 (every pending version is
+ * retired at once, its writer's commit must then fail) to a second.
+ */
+async function chaos(ctx, admin, slots, reconciler) {
   const rand = rng(ctx.seed ^ 0xc0ffee);
-  const counts = { terminated: 0, stops: 0, kills: 0, restarts: 0 };
+  const counts = { terminated: 0, stops: 0, kills: 0, restarts: 0, reconciles: 0, reconcileRepaired: {} };
   const terminate = async () => {
     while (Date.now() < ctx.deadline - 200) {
       await sleep(100 + rand.int(300));
@@ -278,7 +287,15 @@ async function chaos(ctx, admin, slots) {
       counts.restarts += 1;
     }
   };
-  await Promise.all([terminate(), pause(), kill()]);
+  const reconcile = async () => {
+    while (reconciler && Date.now() < ctx.deadline - 500) {
+      await sleep(500 + rand.int(1000));
+      const report = await reconciler.reconcile({ stalePendingMs: [0, 100, 1000][rand.int(3)] });
+      counts.reconciles += 1;
+      for (const e of report.repaired) counts.reconcileRepaired[e.reason] = (counts.reconcileRepaired[e.reason] ?? 0) + 1;
+    }
+  };
+  await Promise.all([terminate(), pause(), kill(), reconcile()]);
   return counts;
 }
 
@@ -327,7 +344,10 @@ export async function runPg({
   try {
     const slots = [];
     for (let i = 0; i < procs; i++) slots.push(await startWorker(ctx, i, 0));
-    const counts = withChaos ? await chaos(ctx, admin, slots) : { terminated: 0, stops: 0, kills: 0, restarts: 0 };
+    const reconciler = strict && !hide.length ? new ServerCredentialStore({ metadata, vault, userId: USER, projectId: PROJECT, strict }) : null;
+    const counts = withChaos
+      ? await chaos(ctx, admin, slots, reconciler)
+      : { terminated: 0, stops: 0, kills: 0, restarts: 0, reconciles: 0, reconcileRepaired: {} };
     await Promise.all(slots.map((w) => w.exit));
     const workerFailures = ctx.files
       .filter((w) => !w.killed && !(w.exited.code === 0))
@@ -431,10 +451,10 @@ export function printReport(r, out = console.log) {
   const c = r.counters;
   out(`pg multiprocess (${r.mode}): ${r.procs} processes × ${r.lanes} lanes, ${r.keys} shared keys, ${r.seconds} s, fault rate ${r.faultRate}, seed ${r.seed} (wall ${r.wallMs} ms)`);
   out(`  processes: ${r.incarnations} started (${r.procs} + ${r.chaos.restarts} restarts), clock checked at each start (${r.clockChecks})`);
-  out(`  calls: ${c.ops} store operations (${JSON.stringify(c.opsByKind)}), ${c.calls} host calls (at least: a killed process's last 250 ms are not counted)`);
-  out(`  operations failed: ${c.failed} (${JSON.stringify(c.byCode)}), cut by a kill: ${c.cut}`);
+  out(`  calls: ${c.ops} store operations (${JSON.stringify(c.opsByKind)}), ${c.calls} host calls (at least: a killed process's last 250 ms are not counted; ${c.unattributed} not attributed to a lane)`);
+  out(`  operations failed: ${c.failed} (${JSON.stringify(c.byCode)}), cut by a kill: ${c.cut}, widened to a call that landed after them: ${c.widened}`);
   out(`  faults injected: ${c.faults} ${JSON.stringify(c.faultsByKind)}`);
-  out(`  coordinator: ${r.chaos.kills} SIGKILLs, ${r.chaos.stops} SIGSTOP/SIGCONT, ${r.chaos.terminated} connections terminated`);
+  out(`  coordinator: ${r.chaos.kills} SIGKILLs, ${r.chaos.stops} SIGSTOP/SIGCONT, ${r.chaos.terminated} connections terminated, ${r.chaos.reconciles} reconciles during the run (repaired ${JSON.stringify(r.chaos.reconcileRepaired)})`);
   out(`  linearizability: ${r.linearizability.keys} keys, ${r.linearizability.ops} operations checked (${r.linearizability.steps} search steps, ${r.linearizability.checkMs} ms)`);
   out(`  unnamed vault rows before reconcile: ${r.unnamedBeforeReconcile}; reconcile repaired ${r.reconcile.repaired} ${JSON.stringify(r.reconcile.byReason)}, failed ${r.reconcile.failed}, skipped ${r.reconcile.skipped}`);
   out(`  after reconcile: ${r.orphansLeft} orphans listed, ${r.unnamedAfterReconcile} vault rows named by no row; ${r.rowsAfter} rows, ${r.vaultRowsAfter} vault rows`);

@@ -23,8 +23,10 @@
 //   {"e":"hello","t":…}                                   at start
 //   {"e":"s","l":lane,"n":seq,"op":…,"k":key,"v":value,"t":…}  before a call
 //   {"e":"r","l":lane,"n":seq,"ok":bool,"out":…,"code":…,"t":…} after it settled
-//   {"e":"ls","i":n,"t":…} / {"e":"le","i":n,"t":…}        a call left in flight by a
-//                                                           noanswer fault: issued / settled
+//   {"e":"ls","i":n,"t":…} / {"e":"le","i":n,"t":…}        a host call still in flight when a
+//                                                           put or delete ended (a noanswer
+//                                                           fault's, or one past timeoutMs):
+//                                                           issued at t / settled at t
 //   {"e":"f","kind":…,"m":"metadata.putIf"}                an injected fault
 //   {"e":"stats","calls":n,"byMethod":{…}}                 cumulative, every 250 ms and at the end
 //   {"e":"done","t":…}                                     every lane and late call finished
@@ -32,6 +34,7 @@
 // reads CLOCK_MONOTONIC, one clock for every process of the machine (the
 // coordinator checks each worker's hello against its own readings).
 import fs from "node:fs";
+import { AsyncLocalStorage } from "node:async_hooks";
 import pg from "pg";
 import { ServerCredentialStore } from "../js/helpers/impl.mjs";
 import { PostgresKvStorage, PostgresVault } from "server-credential-store-wasm/postgres";
@@ -57,9 +60,41 @@ const vault = new PostgresVault({ pool, table: cfg.vaultTable ?? "credential_vau
 
 let calls = 0;
 const byMethod = {};
-const late = new Set();
-let lateSeq = 0;
+/** Real calls not settled yet: promise → { i, t (issued), lane, tracked }. */
+const inflight = new Map();
+let callSeq = 0;
+/** The lane whose operation made a host call (the store's awaits carry it). */
+const laneOf = new AsyncLocalStorage();
+let unattributed = 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Issues `perform()` as a real call, known until it settles. */
+function issue(perform) {
+  const c = { i: ++callSeq, t: now(), lane: laneOf.getStore(), tracked: false };
+  if (c.lane === undefined) unattributed += 1;
+  const p = Promise.resolve()
+    .then(perform)
+    .finally(() => {
+      inflight.delete(p);
+      if (c.tracked) log({ e: "le", i: c.i, t: now() });
+    });
+  inflight.set(p, c);
+  return p;
+}
+
+/**
+ * At the end of a put or delete: the calls still in flight may take effect
+ * after it (its caller stopped waiting for them); the checker widens the
+ * operation to their landing.
+ */
+function trackInflight(lane) {
+  for (const c of inflight.values()) {
+    // A call of another lane is that lane's (one of unknown lane: everyone's).
+    if (c.tracked || (c.lane !== undefined && c.lane !== lane)) continue;
+    c.tracked = true;
+    log({ e: "ls", i: c.i, t: c.t });
+  }
+}
 
 /** `target` with each method failing at random in the four ways. */
 function faulty(target, name, methods) {
@@ -69,29 +104,22 @@ function faulty(target, name, methods) {
     out[m] = (...args) => {
       calls += 1;
       byMethod[label] = (byMethod[label] ?? 0) + 1;
-      if (!(rand() < cfg.faultRate)) return target[m](...args);
+      if (!(rand() < cfg.faultRate)) return issue(() => target[m](...args));
       const r = rand();
       const kind = r < 0.15 ? "sync" : r < 0.5 ? "before" : r < 0.9 ? "after" : "noanswer";
       log({ e: "f", kind, m: label });
       const err = new Error(`injected ${kind} fault in ${label}`);
       if (kind === "sync") throw err;
       if (kind === "before") return Promise.reject(err);
-      if (kind === "after") return target[m](...args).then(
-        () => Promise.reject(err),
-        () => Promise.reject(err),
-      );
+      if (kind === "after") {
+        return issue(() => target[m](...args)).then(
+          () => Promise.reject(err),
+          () => Promise.reject(err),
+        );
+      }
       // noanswer: the call lands whenever it does; its caller never hears.
-      const i = ++lateSeq;
       const delay = rand() < 0.5 ? 0 : rand.int(300);
-      log({ e: "ls", i, t: now() });
-      const p = sleep(delay)
-        .then(() => target[m](...args))
-        .catch(() => {})
-        .finally(() => {
-          log({ e: "le", i, t: now() });
-          late.delete(p);
-        });
-      late.add(p);
+      issue(() => sleep(delay).then(() => target[m](...args))).catch(() => {});
       return new Promise(() => {});
     };
   }
@@ -110,7 +138,7 @@ const store = new ServerCredentialStore({
   timeoutMs: cfg.timeoutMs ?? 300,
 });
 
-const stats = () => log({ e: "stats", calls, byMethod });
+const stats = () => log({ e: "stats", calls, byMethod, unattributed });
 const ticker = setInterval(stats, 250);
 
 let seq = 0;
@@ -124,21 +152,23 @@ async function lane(l) {
     log({ e: "s", l, n, op, k: key, v: value, t: now() });
     let rec;
     try {
-      const out =
-        op === "put" ? await store.put(key, value, { label: `n${n}` })
-        : op === "get" ? await store.get(key)
-        : op === "has" ? await store.has(key)
-        : await store.delete(key);
+      const out = await laneOf.run(l, () =>
+        op === "put" ? store.put(key, value, { label: `n${n}` })
+        : op === "get" ? store.get(key)
+        : op === "has" ? store.has(key)
+        : store.delete(key),
+      );
       rec = { e: "r", l, n, ok: true, out, t: now() };
     } catch (e) {
       rec = { e: "r", l, n, ok: false, code: e?.code ?? null, t: now() };
     }
+    if (op === "put" || op === "delete") trackInflight(l);
     log(rec);
   }
 }
 
 await Promise.all(Array.from({ length: cfg.lanes }, (_, l) => lane(l)));
-while (late.size) await Promise.allSettled([...late]);
+while (inflight.size) await Promise.allSettled([...inflight.keys()]);
 clearInterval(ticker);
 stats();
 log({ e: "done", t: now() });
