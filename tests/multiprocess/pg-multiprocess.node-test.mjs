@@ -26,7 +26,7 @@ test(`strict mode, 4 processes × 2 lanes × ${SECONDS} s on one PostgreSQL, fau
   assert.ok(r.counters.ops > 1000, `only ${r.counters.ops} operations`);
   for (const kind of ["sync", "before", "after", "noanswer"]) assert.ok(r.counters.faultsByKind[kind] > 0, `no ${kind} fault`);
   assert.ok(r.chaos.kills > 0 && r.chaos.stops > 0 && r.chaos.terminated > 0, JSON.stringify(r.chaos));
-  assert.ok(r.counters.cut > 0 || r.chaos.kills > 0);
+  assert.ok(r.chaos.reconciles > 0, "reconcile ran while the workers wrote");
   assert.ok(r.linearizability.ops === r.counters.ops, "every operation was checked");
   assert.equal(r.orphansLeft, 0);
   assert.equal(r.unnamedAfterReconcile, 0);

@@ -290,7 +290,11 @@ async function chaos(ctx, admin, slots, reconciler) {
   const reconcile = async () => {
     while (reconciler && Date.now() < ctx.deadline - 500) {
       await sleep(500 + rand.int(1000));
-      const report = await reconciler.reconcile({ stalePendingMs: [0, 100, 1000][rand.int(3)] });
+      const stalePendingMs = [0, 100, 1000][rand.int(3)];
+      const t0 = now();
+      const report = await reconciler.reconcile({ stalePendingMs });
+      const repaired = report.repaired.map((e) => [e.key, e.reason]);
+      fs.appendFileSync(path.join(ctx.dir, "reconciles.jsonl"), JSON.stringify({ t0, t1: now(), stalePendingMs, repaired }) + "\n");
       counts.reconciles += 1;
       for (const e of report.repaired) counts.reconcileRepaired[e.reason] = (counts.reconcileRepaired[e.reason] ?? 0) + 1;
     }
@@ -341,6 +345,7 @@ export async function runPg({
     clockChecks: 0,
   };
   const t0 = Date.now();
+  let kept = false;
   try {
     const slots = [];
     for (let i = 0; i < procs; i++) slots.push(await startWorker(ctx, i, 0));
@@ -412,6 +417,10 @@ export async function runPg({
     }
     for (const f of afterFindings) (strict ? violations.push(f) : note(f.replace(/: .*/, "").replace(/row \S+ /, "row ")));
     const rowsLeft = await scan(pool);
+    if (violations.length) {
+      kept = true;
+      fs.writeFileSync(path.join(dir, "report.json"), JSON.stringify({ violations, finals: [...finals], rows: [...rowsLeft.rows] }, null, 1));
+    }
 
     return {
       mode: strict ? "strict" : "compatible",
@@ -436,14 +445,15 @@ export async function runPg({
       violations,
       anomalies,
       workerFailures,
-      dir: keep ? dir : undefined,
+      dir: keep || kept ? dir : undefined,
     };
   } finally {
     for (const w of ctx.files) if (!w.exited) w.child.kill("SIGKILL");
     await pool.end();
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
     await admin.end();
-    if (!keep) fs.rmSync(dir, { recursive: true, force: true });
+    // Histories that showed a violation are kept for study.
+    if (!keep && !kept) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
