@@ -9,7 +9,7 @@
 // conditional writes that lost their race (each a re-read and retry).
 // Nothing is asserted; the figures depend on the machine.
 //
-//   npm run bench:pg [-- --seconds 5 --rounds 1 --procs 1,4,8 --keys 16 --json]
+//   npm run bench:pg [-- --seconds 5 --rounds 3 --procs 1,4,8 --keys 16 --json]
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -25,7 +25,7 @@ const opt = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const SECONDS = Number(opt("seconds", 5));
-const ROUNDS = Number(opt("rounds", 1));
+const ROUNDS = Number(opt("rounds", 3));
 const PROCS = opt("procs", "1,4,8").split(",").map(Number);
 const KEYS = Number(opt("keys", 16));
 const LANES = Number(opt("lanes", 2));
@@ -96,7 +96,11 @@ try {
     }
   }
   // Medians over rounds.
-  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const med = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  };
   const rows = [];
   for (const procs of PROCS) {
     for (const contender of CONTENDERS) {

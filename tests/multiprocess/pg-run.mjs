@@ -130,7 +130,7 @@ export function readHistories(files) {
         continue; // a line cut by SIGKILL mid-write
       }
       if (e.e === "s") {
-        const op = { act: e.op, key: e.k, value: e.v, start: e.t, end: undefined, ok: false, out: undefined };
+        const op = { act: e.op, key: e.k, value: e.v, start: e.t, end: undefined, ok: false, out: undefined, src: `${path.basename(file)} l${e.l} n${e.n}` };
         open.set(`${e.l}.${e.n}`, op);
         ops.push(op);
       } else if (e.e === "r") {
