@@ -23,12 +23,13 @@
 //   {"e":"hello","t":…}                                   at start
 //   {"e":"s","l":lane,"n":seq,"op":…,"k":key,"v":value,"t":…}  before a call
 //   {"e":"r","l":lane,"n":seq,"ok":bool,"out":…,"code":…,"t":…} after it settled
-//   {"e":"ls","i":n,"t":…} / {"e":"le","i":n,"t":…}        a host call still in flight when a
-//                                                           put or delete ended (a noanswer
-//                                                           fault's, or one past timeoutMs):
-//                                                           issued at t / settled at t
+//   {"e":"ls","i":n,"t":…} / {"e":"le","i":n,"t":…}        a host call of the lane still in
+//                                                           flight when its put or delete ended
+//                                                           (a noanswer fault's, or one past
+//                                                           timeoutMs): issued at t / settled at t
+//                                                           (lanes told apart by AsyncLocalStorage)
 //   {"e":"f","kind":…,"m":"metadata.putIf"}                an injected fault
-//   {"e":"stats","calls":n,"byMethod":{…}}                 cumulative, every 250 ms and at the end
+//   {"e":"stats","calls":n,"byMethod":{…},"unattributed":n} cumulative, every 250 ms and at the end
 //   {"e":"done","t":…}                                     every lane and late call finished
 // Times `t` are process.hrtime.bigint() in nanoseconds, as Numbers: libuv
 // reads CLOCK_MONOTONIC, one clock for every process of the machine (the
