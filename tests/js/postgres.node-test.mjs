@@ -853,7 +853,11 @@ test("examples/postgres.mjs (the README's example) runs to the end against the s
   });
   assert.match(out, /^get from another pool: sk-example-value$/m);
   assert.match(out, /^listMetadata: openai \(OpenAI\)$/m);
-  assert.match(out, /^vault ids in scope: user-1\/project-1\/openai$/m);
+  assert.match(out, /^get after the update: sk-rotated-value$/m);
+  // Strict mode: one version of the key left after the update.
+  assert.match(out, /^vault ids in scope: 1 \(versions of openai\)$/m);
+  assert.match(out, /id: 'user-1\/project-1\/openai#[A-Za-z0-9-]+'/);
+  assert.match(out, /^reconcile: 0 repaired, 0 failed$/m);
   assert.match(out, /key_id: '[0-9a-f]{16}'/);
   assert.match(out, /^delete: true$/m);
   assert.match(out, /^orphans: \[\]$/m);
