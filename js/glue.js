@@ -568,6 +568,14 @@ export function setResult(v) {
 // (No typed array is read here: an earlier driver that read its state from
 // wasm memory was deoptimized mid-call when memory grew during `resume`,
 // and Node 20's V8 aborted: "unreachable code" in the deoptimizer.)
+// What the last host call returned, for `drive` to await: against the
+// store's deadline when it has one. Taken once.
+function takeAwaited(deadline) {
+  const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
+  awaited = undefined;
+  return pending;
+}
+
 export function makeDriver(core) {
   const { resume, step, deleteStep, deleteAllFailed } = core;
   const GET = names.indexOf("get");
@@ -585,16 +593,14 @@ export function makeDriver(core) {
         switch (code & 15) {
           case 11: {
             if (callHost(hosts[0], GET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
-            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-            awaited = undefined;
+            const pending = takeAwaited(deadline);
             const found = await pending;
             code = store.readStep(kind, readRow(found), rowAt, rowNow);
             break;
           }
           case 12: {
             if (callHost(hosts[1], GET_SECRET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
-            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-            awaited = undefined;
+            const pending = takeAwaited(deadline);
             return await pending;
           }
           case 13:
@@ -620,8 +626,7 @@ export function makeDriver(core) {
               const now = result;
               result = undefined;
               if (callHost(hosts[0], GET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
-              const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-              awaited = undefined;
+              const pending = takeAwaited(deadline);
               const existing = await pending;
               code = store.putStep(key, value, options, now, existing, id);
               break;
@@ -631,12 +636,10 @@ export function makeDriver(core) {
               const next = result;
               result = undefined;
               if (callHost(hosts[1], SET_SECRET, CALL_REQUIRED | 2, id, value) !== 0) throw takeThrown();
-              let pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-              awaited = undefined;
+              let pending = takeAwaited(deadline);
               await pending;
               if (callHost(hosts[0], PUT, CALL_REQUIRED | 2, id, next) !== 0) throw takeThrown();
-              pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-              awaited = undefined;
+              pending = takeAwaited(deadline);
               await pending;
               return undefined;
             }
@@ -649,20 +652,17 @@ export function makeDriver(core) {
                 const each = ids[n];
                 try {
                   if (callHost(hosts[0], GET, CALL_REQUIRED | 1, each) !== 0) throw takeThrown();
-                  let pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-                  awaited = undefined;
+                  let pending = takeAwaited(deadline);
                   const found = await pending;
                   if (store.allStep(found === undefined) === 0) continue;
                   if (callHost(hosts[0], DELETE, CALL_REQUIRED | 1, each) !== 0) throw takeThrown();
-                  pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-                  awaited = undefined;
+                  pending = takeAwaited(deadline);
                   await pending;
                   let failed;
                   if (callHost(hosts[1], DELETE_SECRET, CALL_REQUIRED | 1, each) !== 0) {
                     failed = takeThrown();
                   } else {
-                    pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-                    awaited = undefined;
+                    pending = takeAwaited(deadline);
                     try {
                       await pending;
                       continue;
@@ -683,22 +683,19 @@ export function makeDriver(core) {
             }
             if (slot === 1) {
               if (callHost(hosts[0], GET, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
-              const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-              awaited = undefined;
+              const pending = takeAwaited(deadline);
               row = await pending;
               code = deleteStep(deleteState(row));
               break;
             }
             if (callHost(hosts[0], DELETE, CALL_REQUIRED | 1, id) !== 0) throw takeThrown();
-            let pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-            awaited = undefined;
+            let pending = takeAwaited(deadline);
             await pending;
             let failed;
             if (callHost(hosts[1], DELETE_SECRET, CALL_REQUIRED | 1, id) !== 0) {
               failed = takeThrown();
             } else {
-              pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-              awaited = undefined;
+              pending = takeAwaited(deadline);
               try {
                 await pending;
                 return true;
@@ -733,8 +730,7 @@ export function makeDriver(core) {
           }
           default: {
             // 2, 10: a task's host call to await.
-            const pending = deadline === undefined ? awaited : withDeadline(awaited, deadline, awaitedName);
-            awaited = undefined;
+            const pending = takeAwaited(deadline);
             let v;
             try {
               v = await pending;
