@@ -4,7 +4,8 @@
 //! vault `listIds`. Seeded runs interleave put/get/has/delete of two keys at
 //! every await, and fail host calls at random in all three ways a network
 //! can: before taking effect (a rejection or a synchronous throw), and after
-//! (the call acts, its answer is lost). After each run:
+//! (the call acts, its answer is lost); in some runs a process is killed at a
+//! random point (its operations are never resumed). After each run:
 //!
 //! - no committed row lacks its bytes; bytes named by no row are counted
 //!   (a write landing after its writer gave up on it): reconcile must find
@@ -90,9 +91,18 @@ fn run(seed: u64, stats: &mut Stats) -> Result<(), String> {
     }
     let n_ops = 4 + rng.below(7);
     let pool = Pool::default();
+    // Which process each operation runs in, and when it was first polled.
+    let mut owners = Vec::new();
+    let started = Rc::new(RefCell::new(vec![None; 16]));
+    // Some runs kill a process at a random step: its operations are never
+    // polled again (no effect of theirs lands after that), as a SIGKILL.
+    let kill_at = rng.chance(0.3).then(|| rng.below(60));
+    let mut dead: Option<usize> = None;
     let clock = Rc::new(RefCell::new(0usize));
     let mut handles = Vec::new();
     let mut values = 0;
+    let mut keys_of = Vec::new();
+    let mut acts = Vec::new();
     for _ in 0..n_ops {
         let key = KEYS[rng.below(KEYS.len())];
         let act = match rng.below(10) {
@@ -104,10 +114,16 @@ fn run(seed: u64, stats: &mut Stats) -> Result<(), String> {
             6 => Act::Has,
             _ => Act::Delete,
         };
-        let s = procs[rng.below(PROCESSES)].clone();
-        let (clock, act2) = (clock.clone(), act.clone());
+        keys_of.push(key);
+        acts.push(act.clone());
+        let process = rng.below(PROCESSES);
+        let s = procs[process].clone();
+        owners.push(process);
+        let (clock, act2, started) = (clock.clone(), act.clone(), started.clone());
+        let index = handles.len();
         handles.push(pool.spawn(async move {
             let first = *clock.borrow();
+            started.borrow_mut()[index] = Some(first);
             let k = Js::s(key);
             let out = match &act2 {
                 Act::Put(v) => s.put(&k, &Js::s(v), &Js::Undefined).await.map(|()| Out::Done),
@@ -123,7 +139,10 @@ fn run(seed: u64, stats: &mut Stats) -> Result<(), String> {
     // A random scheduler: one poll of a random live task per step.
     let mut steps = 0;
     loop {
-        let live = pool.live_tasks();
+        if kill_at == Some(steps) {
+            dead = Some(owners[rng.below(owners.len())]);
+        }
+        let live: Vec<usize> = pool.live_tasks().into_iter().filter(|&t| Some(owners[t]) != dead).collect();
         if live.is_empty() {
             break;
         }
@@ -134,7 +153,20 @@ fn run(seed: u64, stats: &mut Stats) -> Result<(), String> {
             return Err(format!("seed {seed}: operations did not finish (a key is blocked)"));
         }
     }
-    let history: Vec<Done> = handles.iter().map(|h| h.take()).collect();
+    // A killed process's operations may or may not have taken effect, up to the kill.
+    let killed_at = *clock.borrow();
+    let history: Vec<Done> = handles
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            if h.is_done() {
+                return h.take();
+            }
+            stats.killed += 1;
+            let first = started.borrow()[i].unwrap_or(killed_at);
+            Done { key: keys_of[i], act: acts[i].clone(), out: Out::Failed("killed".into()), first, last: killed_at }
+        })
+        .collect();
     w.set_fault_hook(|_| None);
     stats.ops += history.len();
     stats.faults += *faults.borrow();
@@ -260,6 +292,7 @@ struct Stats {
     conflicts: usize,
     repaired: usize,
     unnamed: usize,
+    killed: usize,
 }
 
 #[test]
@@ -275,6 +308,7 @@ fn strict_mode_across_processes_is_linearizable_and_names_every_byte() {
     println!("processes: {sequences} sequences, {stats:?}");
     assert!(stats.faults > sequences as usize / 2, "faults were injected");
     assert!(stats.failed > 0 && stats.repaired > 0, "failures happened and reconcile had work");
+    assert!(stats.killed > 0, "processes were killed mid-operation");
 }
 
 #[test]

@@ -291,16 +291,24 @@ impl StoreCore {
     /// `result` for `drive` to write after the value (`FAST | PUT_CALLS`);
     /// a new key continues as a task (pending row, vault, commit).
     #[wasm_bindgen(js_name = putStep)]
-    pub fn put_step(&self, key: JsValue, value: JsValue, options: JsValue, now: JsValue, existing: JsValue, id: JsValue) -> u32 {
+    pub fn put_step(
+        &self,
+        key: JsValue,
+        value: JsValue,
+        options: JsValue,
+        now: JsValue,
+        existing: JsValue,
+        id: JsValue,
+    ) -> u32 {
         match self.store.put_next(&key, &existing, &options, now) {
             Err(e) => task::finish(None, Err(into_js(crate::core::StoreError::Host(e)))),
             Ok(PutNext::Update(row)) => {
                 host::glue::set_result(&row);
                 task::report(task::FAST, task::PUT_CALLS)
             }
-            Ok(PutNext::New(base)) => run(&self.store, move |s| async move {
-                s.put_created(&Addressed::new(id), &value, &base).await
-            }),
+            Ok(PutNext::New(base)) => {
+                run(&self.store, move |s| async move { s.put_created(&Addressed::new(id), &value, &base).await })
+            }
         }
     }
 

@@ -374,7 +374,13 @@ where
     /// the `metadata.get` itself (`now` read before it): an update's row
     /// (the binding then writes the vault and the row, step 5), or a new
     /// key's base row for `put_created`.
-    pub fn put_next(&self, key: &V::Val, existing: &V::Val, options: &V::Val, now: V::Val) -> HostRes<PutNext<V::Val>, V> {
+    pub fn put_next(
+        &self,
+        key: &V::Val,
+        existing: &V::Val,
+        options: &V::Val,
+        now: V::Val,
+    ) -> HostRes<PutNext<V::Val>, V> {
         let base = self.base_row(key, existing, options, now)?;
         Ok(if self.v.is_undefined(existing) { PutNext::New(base) } else { PutNext::Update(self.row(&base, &[])) })
     }
