@@ -87,7 +87,8 @@ const rowLiterals = {
 export function addLayout(fields) {
   const list = Array.from(fields, (i) => names[i]);
   layouts.push(list);
-  literals.push(Object.hasOwn(rowLiterals, list.join(" ")) ? rowLiterals[list.join(" ")] : undefined);
+  const shape = list.join(" ");
+  literals.push(Object.hasOwn(rowLiterals, shape) ? rowLiterals[shape] : undefined);
   return layouts.length - 1;
 }
 
